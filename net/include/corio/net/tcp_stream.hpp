@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+// tcp_stream: a connected TCP socket whose operations suspend instead of blocking.
+#pragma once
+
+#include <corio/buffer_pool.hpp>
+#include <corio/clock.hpp>
+#include <corio/io_handle.hpp>
+#include <corio/net/address.hpp>
+#include <corio/result.hpp>
+#include <corio/task.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <span>
+#include <stop_token>
+
+namespace corio::net {
+
+/// Which direction(s) shutdown() ends.
+enum class shutdown_how { receive, send, both };
+
+namespace detail {
+/// One pooled receive: borrows a buffer only for the attempt, keeps it only if bytes came.
+struct pooled_recv_op {
+    io_handle* h;
+    result<pooled_buffer> operator()() const noexcept;
+};
+}  // namespace detail
+
+/// A connected TCP socket; closes on destruction. One receive and one send may be pending at
+/// once (from different tasks); every operation first tries the system call, then waits.
+class tcp_stream {
+public:
+    tcp_stream() noexcept = default;
+    /// Adopts a connected, non-blocking socket.
+    explicit tcp_stream(io_handle h) noexcept : h_(std::move(h)) {}
+
+    /// Connects to `peer`, waiting at most `timeout` (zero or negative: no limit).
+    /// Errors: ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, EMFILE/ENFILE, std::errc::timed_out,
+    /// operation_canceled (token or ambient token). Never throws for network failures.
+    static task<result<tcp_stream>> connect(endpoint peer,
+                                            clock_type::duration timeout = clock_type::duration::zero(),
+                                            std::stop_token token = {});
+
+    /// Receives at least one byte into `buf`; 0 means the peer shut down its sending side.
+    /// Errors: ECONNRESET, ETIMEDOUT, ..., operation_canceled, errc::closed (closed meanwhile).
+    /// A second concurrent receive throws usage_error.
+    auto recv(std::span<std::byte> buf, std::stop_token token = {}) {
+        return h_.recv(buf, std::move(token));
+    }
+    /// Receives into a buffer borrowed from the thread's pool once data is ready, so a task
+    /// waiting on an idle connection holds no buffer. An empty buffer means end of stream.
+    /// Errors as recv.
+    io_operation<detail::pooled_recv_op> recv(std::stop_token token = {}) {
+        return h_.perform(interest::read, detail::pooled_recv_op{&h_}, std::move(token));
+    }
+    /// Sends at least one byte; returns how many. Errors: EPIPE/ECONNRESET (no SIGPIPE),
+    /// operation_canceled, errc::closed.
+    auto send(std::span<const std::byte> buf, std::stop_token token = {}) {
+        return h_.send(buf, std::move(token));
+    }
+    /// Sends all of `buf`, waiting as needed. Errors as send; on error an unknown prefix of
+    /// `buf` may have been sent.
+    task<result<void>> send_all(std::span<const std::byte> buf, std::stop_token token = {});
+    /// Sends the buffers in order with one system call when possible; returns bytes sent.
+    auto writev(std::span<const const_buffer> bufs, std::stop_token token = {}) {
+        return h_.writev(bufs, std::move(token));
+    }
+
+    /// Ends one or both directions (send: the peer's recv returns 0). Errors: ENOTCONN.
+    result<void> shutdown(shutdown_how how) noexcept;
+    /// Disables (true) or enables Nagle's algorithm. Errors: the OS's (EBADF if closed).
+    result<void> set_nodelay(bool on) noexcept;
+    result<endpoint> local_endpoint() const;
+    result<endpoint> remote_endpoint() const;
+
+    /// Closes now; a pending recv/send resumes with errc::closed.
+    result<void> close() noexcept { return h_.close(); }
+    bool is_open() const noexcept { return h_.is_open(); }
+    io_handle& handle() noexcept { return h_; }
+
+private:
+    io_handle h_;
+};
+
+}  // namespace corio::net

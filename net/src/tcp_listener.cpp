@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+// tcp_listener: bind, and accept with back-off when descriptors run out.
+#include <corio/net/tcp_listener.hpp>
+#include <corio/timer.hpp>
+
+#include "socket.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+namespace corio::net {
+namespace {
+
+std::error_code last_error() { return {errno, std::system_category()}; }
+
+result<void> set_flag(int fd, int level, int name, bool on) {
+    const int v = on ? 1 : 0;
+    if (::setsockopt(fd, level, name, &v, sizeof v) != 0) {
+        return last_error();
+    }
+    return {};
+}
+
+struct accept_op {
+    int fd;
+    result<int> operator()() const noexcept { return corio::detail::sys_accept(fd, nullptr, nullptr); }
+};
+
+bool out_of_descriptors(std::error_code e) {
+    return e == std::errc::too_many_files_open || e == std::errc::too_many_files_open_in_system ||
+           e == std::errc::not_enough_memory || e == std::errc::no_buffer_space;
+}
+
+}  // namespace
+
+result<tcp_listener> tcp_listener::bind(const endpoint& local, listen_options options) {
+    if (options.backlog < 0) {
+        return std::errc::invalid_argument;
+    }
+    auto fd = detail::open_socket(local, SOCK_STREAM);
+    if (!fd) {
+        return fd.error();
+    }
+    io_handle h(*fd);
+    if (auto r = set_flag(*fd, SOL_SOCKET, SO_REUSEADDR, options.reuse_address); !r) {
+        return r.error();
+    }
+    if (options.reuse_port) {
+        if (auto r = set_flag(*fd, SOL_SOCKET, SO_REUSEPORT, true); !r) {
+            return r.error();
+        }
+    }
+    if (local.address().is_v6()) {
+        if (auto r = set_flag(*fd, IPPROTO_IPV6, IPV6_V6ONLY, options.v6_only); !r) {
+            return r.error();
+        }
+    }
+    sockaddr_storage ss{};
+    const auto len = local.to_sockaddr(&ss, sizeof ss);
+    if (::bind(*fd, reinterpret_cast<const sockaddr*>(&ss), static_cast<socklen_t>(len)) != 0 ||
+        ::listen(*fd, options.backlog) != 0) {
+        return last_error();
+    }
+    return tcp_listener(std::move(h));
+}
+
+task<result<tcp_stream>> tcp_listener::accept(std::stop_token token) {
+    auto backoff = std::chrono::milliseconds(1);
+    for (;;) {
+        auto fd = co_await h_.perform(interest::read, accept_op{h_.fd()}, token);
+        if (fd) {
+            co_return tcp_stream(io_handle(*fd));
+        }
+        if (fd.error() == std::errc::connection_aborted) {
+            continue;  // the client gave up before we got to it: not our error
+        }
+        if (!out_of_descriptors(fd.error())) {
+            co_return fd.error();
+        }
+        // The pending connection stays in the backlog; retrying at once would spin on it.
+        if (auto slept = co_await sleep_for(backoff, token); !slept) {
+            co_return slept.error();
+        }
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::milliseconds(100));
+    }
+}
+
+result<endpoint> tcp_listener::local_endpoint() const { return detail::socket_endpoint(h_.fd(), true); }
+
+}  // namespace corio::net

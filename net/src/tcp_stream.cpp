@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+// tcp_stream: connect, send_all, pooled receive and socket options.
+#include <corio/cancel.hpp>
+#include <corio/net/tcp_stream.hpp>
+
+#include "socket.hpp"
+
+#include <cerrno>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+namespace corio::net {
+
+result<pooled_buffer> detail::pooled_recv_op::operator()() const noexcept {
+    std::byte* storage = corio::detail::pool_take();
+    auto n = h->try_recv(std::span<std::byte>(storage, pooled_buffer::capacity()));
+    pooled_buffer buf(storage, n ? *n : 0);
+    if (!n || *n == 0) {
+        buf.reset();  // nothing received: an idle or closed connection keeps no buffer
+        if (!n) {
+            return n.error();
+        }
+    }
+    return buf;
+}
+
+namespace {
+task<result<bool>> wait_connected(io_handle& h, std::stop_token token) {
+    co_return co_await h.wait_ready(interest::write, std::move(token));
+}
+}  // namespace
+
+task<result<tcp_stream>> tcp_stream::connect(endpoint peer, clock_type::duration timeout,
+                                             std::stop_token token) {
+    auto fd = detail::open_socket(peer, SOCK_STREAM);
+    if (!fd) {
+        co_return fd.error();
+    }
+    io_handle h(*fd);
+    sockaddr_storage ss{};
+    const auto len = peer.to_sockaddr(&ss, sizeof ss);
+    if (::connect(*fd, reinterpret_cast<const sockaddr*>(&ss), static_cast<socklen_t>(len)) == 0) {
+        co_return tcp_stream(std::move(h));
+    }
+    // EINTR: the connection attempt goes on asynchronously, exactly as with EINPROGRESS.
+    if (errno != EINPROGRESS && errno != EINTR) {
+        co_return std::error_code(errno, std::system_category());
+    }
+    h.clear_ready(interest::write);  // writable only once the handshake ends
+    result<bool> ready = timeout > clock_type::duration::zero()
+                             ? co_await with_timeout(timeout, wait_connected(h, std::move(token)))
+                             : co_await wait_connected(h, std::move(token));
+    if (!ready) {
+        co_return ready.error();
+    }
+    if (auto e = corio::detail::sys_socket_error(*fd); !e) {
+        co_return e.error();
+    }
+    co_return tcp_stream(std::move(h));
+}
+
+task<result<void>> tcp_stream::send_all(std::span<const std::byte> buf, std::stop_token token) {
+    while (!buf.empty()) {
+        auto n = co_await h_.send(buf, token);
+        if (!n) {
+            co_return n.error();
+        }
+        buf = buf.subspan(*n);
+    }
+    co_return result<void>{};
+}
+
+result<void> tcp_stream::shutdown(shutdown_how how) noexcept {
+    const int mode = how == shutdown_how::receive ? SHUT_RD
+                     : how == shutdown_how::send  ? SHUT_WR
+                                                  : SHUT_RDWR;
+    if (::shutdown(h_.fd(), mode) != 0) {
+        return std::error_code(errno, std::system_category());
+    }
+    return {};
+}
+
+result<void> tcp_stream::set_nodelay(bool on) noexcept {
+    const int v = on ? 1 : 0;
+    if (::setsockopt(h_.fd(), IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) != 0) {
+        return std::error_code(errno, std::system_category());
+    }
+    return {};
+}
+
+result<endpoint> tcp_stream::local_endpoint() const { return detail::socket_endpoint(h_.fd(), true); }
+result<endpoint> tcp_stream::remote_endpoint() const {
+    return detail::socket_endpoint(h_.fd(), false);
+}
+
+}  // namespace corio::net

@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: MIT
+// Per-thread recycling allocator for coroutine frames: no malloc per task in steady state.
+#pragma once
+
+#include <cstddef>
+
+namespace corio::detail {
+
+/// Returns memory for a coroutine frame of `size` bytes. Frames up to 2 KiB come from this
+/// thread's free lists (refilled by frame_deallocate); larger ones from ::operator new.
+void* frame_allocate(std::size_t size);
+
+/// Gives a frame back. May run on any thread: the block joins that thread's free list.
+void frame_deallocate(void* p, std::size_t size) noexcept;
+
+}  // namespace corio::detail

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+// What every corio task promise carries: continuation, exception, ambient stop token.
+#pragma once
+
+#include <corio/detail/frame_allocator.hpp>
+
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <stop_token>
+
+namespace corio::detail {
+
+class scheduler;
+
+/// State shared by task<T> promises of every T.
+class promise_base {
+public:
+    struct final_awaiter {
+        bool await_ready() const noexcept { return false; }
+        template <class Promise>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> h) noexcept {
+            return h.promise().on_final_suspend(h);
+        }
+        void await_resume() const noexcept {}
+    };
+
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    final_awaiter final_suspend() const noexcept { return {}; }
+    void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+
+    static void* operator new(std::size_t n) { return frame_allocate(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { frame_deallocate(p, n); }
+
+    /// The token every waiting operation inside this task observes besides its own; nullptr
+    /// when nobody can cancel the task. Inherited from the awaiting task unless set first.
+    const std::stop_token* ambient_stop() const noexcept { return stop_; }
+    void set_ambient_stop(const std::stop_token* t) noexcept { stop_ = t; }
+
+    /// Where control goes when this task finishes: its awaiter, or (for spawned tasks) the
+    /// scheduler, which destroys the frame and reports an escaped exception.
+    void set_continuation(std::coroutine_handle<> c) noexcept { continuation_ = c; }
+    std::coroutine_handle<> continuation() const noexcept { return continuation_; }
+    void set_detached(scheduler* owner) noexcept { detached_owner_ = owner; }
+
+    void rethrow_if_exception() const {
+        if (exception_) {
+            std::rethrow_exception(exception_);
+        }
+    }
+
+    // Intrusive links of the scheduler's list of live spawned tasks.
+    promise_base* detached_prev_ = nullptr;
+    promise_base* detached_next_ = nullptr;
+    std::exception_ptr exception_;
+
+protected:
+    std::coroutine_handle<> on_final_suspend(std::coroutine_handle<> self) noexcept;
+
+private:
+    std::coroutine_handle<> continuation_;
+    const std::stop_token* stop_ = nullptr;
+    scheduler* detached_owner_ = nullptr;
+};
+
+/// Gives a detached (spawned) task's frame back to its scheduler; defined in scheduler.cpp.
+std::coroutine_handle<> finish_detached(scheduler& owner, promise_base& p,
+                                        std::coroutine_handle<> self) noexcept;
+
+inline std::coroutine_handle<> promise_base::on_final_suspend(
+    std::coroutine_handle<> self) noexcept {
+    if (detached_owner_) {
+        return finish_detached(*detached_owner_, *this, self);
+    }
+    return continuation_ ? continuation_ : std::noop_coroutine();
+}
+
+/// The ambient stop token of the coroutine behind `h`, if it is a corio task.
+template <class Promise>
+const std::stop_token* ambient_stop_of(std::coroutine_handle<Promise> h) noexcept {
+    if constexpr (std::is_base_of_v<promise_base, Promise>) {
+        return h.promise().ambient_stop();
+    } else {
+        return nullptr;
+    }
+}
+
+}  // namespace corio::detail

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+// scheduler: one thread's run queue, reactor and timers; the loop that drives them.
+#pragma once
+
+#include <corio/clock.hpp>
+#include <corio/detail/promise_base.hpp>
+#include <corio/detail/ready_queue.hpp>
+#include <corio/detail/timer_queue.hpp>
+#include <corio/detail/waiter.hpp>
+#include <corio/reactor.hpp>
+
+#include <atomic>
+#include <coroutine>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace corio::detail {
+
+/// A waiter parked on the timer queue (sleeps, timeouts): fires by waking itself.
+struct timed_waiter final : waiter, timer_node {
+    timed_waiter() noexcept {
+        fire = [](timer_node* n) {
+            auto* self = static_cast<timed_waiter*>(n);
+            self->wake();
+        };
+        detach = [](waiter& w) noexcept { static_cast<timed_waiter&>(w).cancel_timer(); };
+    }
+    void wake();
+    void cancel_timer() noexcept;
+};
+
+/// Runs coroutines on one thread. Everything but schedule_remote(), request_stop(),
+/// request_cancel() and wake() must be called on the thread running the loop.
+class scheduler {
+public:
+    using exception_handler = std::function<void(std::exception_ptr)>;
+
+    scheduler(std::unique_ptr<reactor> r, manual_clock* clock, exception_handler on_exception);
+    ~scheduler();
+    scheduler(const scheduler&) = delete;
+    scheduler& operator=(const scheduler&) = delete;
+
+    /// The scheduler whose loop is running on this thread, or nullptr.
+    static scheduler* current() noexcept;
+
+    reactor& io() noexcept { return *reactor_; }
+    timer_queue& timers() noexcept { return timers_; }
+    clock_type::time_point now() const noexcept {
+        return clock_ ? clock_->now() : clock_type::now();
+    }
+
+    void schedule(std::coroutine_handle<> h) { ready_.push(h); }
+    /// Resumes a parked waiter on this thread's next turn, with `why` as its reason.
+    void wake_waiter(waiter& w, std::error_code why);
+    /// From any thread: resume h on this scheduler's thread.
+    void schedule_remote(std::coroutine_handle<> h);
+    /// From a stop callback on any thread: cancel the waiter on the loop's thread.
+    void request_cancel(waiter& w) noexcept;
+    void forget_remote_cancel(waiter& w) noexcept;
+    void unschedule(std::coroutine_handle<> h) noexcept { ready_.erase(h); }
+
+    /// Takes ownership of a task frame and runs it detached; an exception escaping it goes
+    /// to the exception handler.
+    void spawn(std::coroutine_handle<> h, promise_base& p);
+    void finish_spawned(promise_base& p) noexcept;
+    void report_escaped(std::exception_ptr e) noexcept;
+    std::size_t spawned_count() const noexcept { return spawned_; }
+
+    /// Runs the loop until `done` returns true or request_stop() is called.
+    /// Returns false when stopped before `done`.
+    template <class Done>
+    bool run_until(Done&& done) {
+        return run_loop([](void* d) { return (*static_cast<Done*>(d))(); }, &done);
+    }
+    void request_stop() noexcept;
+    void wake() noexcept { reactor_->wake(); }
+
+private:
+    bool run_loop(bool (*done)(void*), void* ctx);
+    void run_ready_batch();
+    void drain_remote();
+    std::optional<std::chrono::nanoseconds> poll_timeout();
+    void report(std::exception_ptr e) noexcept;
+
+    std::unique_ptr<reactor> reactor_;
+    timer_queue timers_;
+    manual_clock* clock_;
+    exception_handler on_exception_;
+    ready_queue ready_;
+    promise_base* spawned_head_ = nullptr;  // live spawned task frames, owned by us
+    std::size_t spawned_ = 0;
+    std::atomic<bool> stop_requested_{false};
+
+    std::atomic<bool> remote_pending_{false};
+    std::mutex remote_mutex_;
+    std::vector<std::coroutine_handle<>> remote_ready_;
+    std::vector<waiter*> remote_cancels_;
+};
+
+inline void timed_waiter::wake() { sched->wake_waiter(*this, {}); }
+inline void timed_waiter::cancel_timer() noexcept { sched->timers().cancel(*this); }
+
+}  // namespace corio::detail

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: MIT
+// waiter: one suspended coroutine and the bookkeeping that gives it exactly one resumer.
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <optional>
+#include <stop_token>
+#include <system_error>
+
+namespace corio::detail {
+
+class scheduler;
+struct waiter;
+
+/// Runs when a stop token fires: cancels the waiter on its scheduler's thread.
+struct cancel_on_stop {
+    waiter* w;
+    void operator()() const noexcept;
+};
+
+/// A parked coroutine. Whichever source resumes it first (readiness, timer, cancellation,
+/// close) calls scheduler::wake_waiter; the others then find it no longer parked.
+struct waiter {
+    enum class state : unsigned char { idle, parked, scheduled };
+
+    std::coroutine_handle<> handle;
+    scheduler* sched = nullptr;
+    /// Why it was resumed without completing (canceled, closed); empty when it completed.
+    std::error_code reason;
+    /// Unlinks it from what it is parked on (io_handle slot, timer queue). Owner thread only.
+    void (*detach)(waiter&) noexcept = nullptr;
+    state st = state::idle;
+    std::atomic<bool> remote_cancel_pending{false};  // queued by a stop on another thread
+    std::optional<std::stop_callback<cancel_on_stop>> on_stop;
+    std::optional<std::stop_callback<cancel_on_stop>> on_ambient_stop;
+
+    waiter() = default;
+    waiter(const waiter&) = delete;
+    waiter& operator=(const waiter&) = delete;
+    ~waiter() { release(); }
+
+    /// Installs the stop callbacks; false if one of the tokens is already stopped (then the
+    /// caller completes with operation_canceled instead of suspending).
+    bool watch_stop(const std::stop_token& explicit_token, const std::stop_token* ambient);
+    /// Detaches from every source and from the ready queue; called before destruction.
+    void release() noexcept;
+};
+
+}  // namespace corio::detail

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+// event_loop: the reactor with per-descriptor callbacks, for code that uses no coroutines.
+#pragma once
+
+#include <corio/interest.hpp>
+#include <corio/result.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+namespace corio {
+
+/// A callback event loop (add a descriptor with a callback, run, stop) on any backend.
+/// Single-threaded: only stop() may be called from another thread.
+class event_loop {
+public:
+    /// Called with the descriptor and what was reported. It may add, modify or remove any
+    /// descriptor, including its own, and call stop(). Exceptions thrown from it terminate.
+    using handler = std::function<void(int fd, readiness events)>;
+
+    /// Opens a loop on the named backend ("" = default_backend_name()). Errors: as reactor::open.
+    static result<event_loop> open(std::string_view backend = {});
+    event_loop(event_loop&&) noexcept;
+    event_loop& operator=(event_loop&&) noexcept;
+    ~event_loop();
+
+    /// Watches `fd` (which should be non-blocking). Errors: EEXIST if it is already added,
+    /// EINVAL for an empty handler, the backend's (EBADF, EPERM, errc::fd_set_overflow).
+    result<void> add(int fd, interest want, handler h);
+    /// Changes what `fd` is watched for. Errors: ENOENT if it is not added; the backend's.
+    result<void> modify(int fd, interest want);
+    /// Stops watching `fd`; call it before closing fd. Errors: ENOENT if it is not added.
+    result<void> remove(int fd);
+
+    /// Dispatches events until stop(). Errors: the backend's wait error.
+    result<void> run();
+    /// Waits at most `timeout` (nullopt: no limit) once and dispatches; returns the count.
+    result<std::size_t> run_once(std::optional<std::chrono::nanoseconds> timeout);
+    /// Makes run() return after the current dispatch. Thread-safe.
+    void stop() noexcept;
+
+    std::string_view backend_name() const noexcept;
+    std::size_t size() const noexcept;
+
+private:
+    struct impl;
+    explicit event_loop(std::unique_ptr<impl> p) noexcept;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace corio

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+// reactor: watches descriptors through one backend and calls a callback per readiness event.
+#pragma once
+
+#include <corio/interest.hpp>
+#include <corio/result.hpp>
+#include <corio/token.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace corio {
+namespace detail {
+class backend;
+struct ready_event;
+}  // namespace detail
+
+/// The dispatcher over one backend (as Redis's ae.c): registrations live in slots named by
+/// tokens, and poll() calls each ready slot's callback. One thread uses it; wake() is any-thread.
+class reactor {
+public:
+    /// Called for each event; `context` is what was given to add(). Must not throw.
+    using callback = void (*)(void* context, readiness events) noexcept;
+
+    /// Opens the named backend ("" = default_backend_name()). Errors: errc::backend_unavailable
+    /// for an unknown or unusable name; the OS error if the kernel refuses (e.g. EMFILE).
+    static result<std::unique_ptr<reactor>> open(std::string_view backend = {});
+    ~reactor();
+    reactor(const reactor&) = delete;
+    reactor& operator=(const reactor&) = delete;
+
+    /// Starts watching `fd`. Errors: the backend's (EBADF, EEXIST, EPERM for regular files,
+    /// errc::fd_set_overflow on select). The fd must stay open until remove().
+    result<token> add(int fd, interest want, callback cb, void* context);
+    /// Replaces the watched directions; a no-op when unchanged. Errors: EINVAL for a stale token.
+    result<void> modify(token t, interest want);
+    /// Points an existing registration's callback at a new context (after a move).
+    void set_context(token t, void* context) noexcept;
+    /// Stops watching; events already fetched for it in this batch are dropped.
+    result<void> remove(token t);
+
+    /// Waits at most `timeout` (nullopt: until an event or wake()) and dispatches every event.
+    /// Returns how many callbacks ran. Errors: the backend's wait error (never EINTR).
+    result<std::size_t> poll(std::optional<std::chrono::nanoseconds> timeout);
+    /// Makes a blocked poll() return early. Thread-safe.
+    void wake() noexcept;
+
+    std::string_view backend_name() const noexcept;
+    bool edge_triggered() const noexcept;
+    /// Number of live registrations.
+    std::size_t size() const noexcept { return live_; }
+
+private:
+    struct slot {
+        int fd = -1;
+        interest want = interest::none;
+        std::uint32_t generation = 0;  // odd while in use, so a stale token never matches
+        callback cb = nullptr;
+        void* context = nullptr;
+        std::uint32_t next_free = 0;
+    };
+    explicit reactor(std::unique_ptr<detail::backend> b);
+    slot* find(token t) noexcept;
+
+    std::unique_ptr<detail::backend> backend_;
+    std::vector<slot> slots_;
+    std::uint32_t free_head_ = no_slot;
+    std::size_t live_ = 0;
+    std::unique_ptr<detail::ready_event[]> events_;
+    static constexpr std::uint32_t no_slot = ~std::uint32_t{0};
+};
+
+}  // namespace corio

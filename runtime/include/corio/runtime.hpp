@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+// runtime: owns a scheduler (run queue, reactor, timers) and runs tasks on it.
+#pragma once
+
+#include <corio/clock.hpp>
+#include <corio/detail/scheduler.hpp>
+#include <corio/result.hpp>
+#include <corio/task.hpp>
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace corio {
+
+/// How a runtime is built. Every field has a usable default.
+struct runtime_options {
+    /// Reactor backend by name (see available_backends()); "" = default_backend_name().
+    std::string backend;
+    /// Time source for timers; nullptr = std::chrono::steady_clock. Not owned; must outlive
+    /// the runtime.
+    manual_clock* clock = nullptr;
+    /// Receives exceptions escaping spawned tasks; empty = print to stderr and keep running.
+    std::function<void(std::exception_ptr)> on_unhandled_exception;
+};
+
+namespace detail {
+/// The coroutine block_on drives: starts a task and stops at the end (no result of its own).
+struct root_task {
+    struct promise_type {
+        root_task get_return_object() noexcept {
+            return {std::coroutine_handle<promise_type>::from_promise(*this)};
+        }
+        std::suspend_always initial_suspend() const noexcept { return {}; }
+        std::suspend_always final_suspend() const noexcept { return {}; }
+        void return_void() const noexcept {}
+        void unhandled_exception() const noexcept { std::terminate(); }  // start_child cannot throw
+    };
+    std::coroutine_handle<promise_type> h;
+};
+struct start_child {
+    std::coroutine_handle<> child;
+    promise_base& p;
+    bool await_ready() const noexcept { return false; }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> self) noexcept {
+        p.set_continuation(self);
+        return child;
+    }
+    void await_resume() const noexcept {}
+};
+inline root_task drive(std::coroutine_handle<> child, promise_base& p) {
+    co_await start_child{child, p};
+}
+}  // namespace detail
+
+/// A single-threaded coroutine runtime: one loop over one reactor backend and a timer queue.
+/// Not thread-safe except stop(); tasks run on the thread that calls block_on()/run().
+class runtime {
+public:
+    /// Builds a runtime. Errors: errc::backend_unavailable for an unknown backend name, or the
+    /// OS error from creating the backend (e.g. EMFILE).
+    static result<runtime> create(runtime_options options = {});
+    /// As create(), but throws std::system_error on failure.
+    explicit runtime(runtime_options options = {});
+    runtime(runtime&&) noexcept;
+    runtime& operator=(runtime&&) noexcept;
+    /// Destroys every spawned task still suspended (their frames and what they own).
+    ~runtime();
+
+    /// Runs the loop until `t` finishes and returns its value, or rethrows its exception.
+    /// Spawned tasks run meanwhile. If stop() is called first, throws std::system_error
+    /// holding std::errc::operation_canceled (`t` is destroyed unfinished).
+    template <class T>
+    T block_on(task<T> t) {
+        auto h = t.handle();
+        if (!t.valid()) {
+            throw usage_error("corio::runtime::block_on: empty or already awaited task");
+        }
+        detail::root_task root = detail::drive(h, h.promise());
+        struct root_guard {
+            std::coroutine_handle<> h;
+            ~root_guard() { h.destroy(); }
+        } guard{root.h};
+        sched_->schedule(root.h);
+        if (!sched_->run_until([&] { return root.h.done(); })) {
+            throw std::system_error(std::make_error_code(std::errc::operation_canceled),
+                                    "corio::runtime::block_on: runtime stopped");
+        }
+        return h.promise().take_result();
+    }
+
+    /// Runs `t` detached: the runtime owns it until it finishes or the runtime is destroyed.
+    /// Its result is discarded; an escaping exception goes to on_unhandled_exception.
+    template <class T>
+    void spawn(task<T> t) {
+        auto h = t.release();
+        if (!h) {
+            throw usage_error("corio::runtime::spawn: empty task");
+        }
+        sched_->spawn(h, h.promise());
+    }
+
+    /// Runs spawned tasks until stop() is called.
+    void run();
+    /// Makes the running block_on()/run() return at the next turn of the loop. Thread-safe.
+    void stop() noexcept;
+
+    std::string_view backend_name() const noexcept;
+    detail::scheduler& scheduler() noexcept { return *sched_; }
+
+private:
+    explicit runtime(std::unique_ptr<detail::scheduler> s) noexcept;
+    std::unique_ptr<detail::scheduler> sched_;
+};
+
+/// Spawns `t` on the runtime running the calling coroutine. Throws usage_error outside one.
+template <class T>
+void spawn(task<T> t) {
+    auto* s = detail::scheduler::current();
+    if (!s) {
+        throw usage_error("corio::spawn: no runtime is running on this thread");
+    }
+    auto h = t.release();
+    if (!h) {
+        throw usage_error("corio::spawn: empty task");
+    }
+    s->spawn(h, h.promise());
+}
+
+/// Suspends the calling task and puts it at the back of the run queue.
+struct yield {
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) const {
+        auto* s = detail::scheduler::current();
+        if (!s) {
+            throw usage_error("corio::yield: no runtime is running on this thread");
+        }
+        s->schedule(h);
+    }
+    void await_resume() const noexcept {}
+};
+
+}  // namespace corio

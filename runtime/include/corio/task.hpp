@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+// task<T>: a lazy, move-only coroutine that produces a T for the one coroutine awaiting it.
+#pragma once
+
+#include <corio/detail/promise_base.hpp>
+#include <corio/error.hpp>
+
+#include <coroutine>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace corio {
+
+template <class T = void>
+class task;
+
+namespace detail {
+
+template <class T>
+class task_promise final : public promise_base {
+public:
+    task<T> get_return_object() noexcept;
+    template <class U>
+        requires std::is_convertible_v<U&&, T>
+    void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+        value_.emplace(std::forward<U>(v));
+    }
+    T take_result() {
+        rethrow_if_exception();
+        return std::move(*value_);
+    }
+
+private:
+    std::optional<T> value_;
+};
+
+template <class T>
+class task_promise<T&> final : public promise_base {
+public:
+    task<T&> get_return_object() noexcept;
+    void return_value(T& v) noexcept { value_ = std::addressof(v); }
+    T& take_result() {
+        rethrow_if_exception();
+        return *value_;
+    }
+
+private:
+    T* value_ = nullptr;
+};
+
+template <>
+class task_promise<void> final : public promise_base {
+public:
+    task<void> get_return_object() noexcept;
+    void return_void() const noexcept {}
+    void take_result() const { rethrow_if_exception(); }
+};
+
+}  // namespace detail
+
+/// A coroutine that starts when awaited and hands its result (or exception) to its awaiter.
+/// Move-only; await it once. Destroying an unawaited or suspended task destroys its frame.
+template <class T>
+class [[nodiscard]] task {
+public:
+    using promise_type = detail::task_promise<T>;
+    using handle_type = std::coroutine_handle<promise_type>;
+
+    task() noexcept = default;
+    explicit task(handle_type h) noexcept : h_(h) {}
+    task(task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    task& operator=(task&& o) noexcept {
+        if (this != &o) {
+            reset();
+            h_ = std::exchange(o.h_, {});
+        }
+        return *this;
+    }
+    task(const task&) = delete;
+    task& operator=(const task&) = delete;
+    ~task() { reset(); }
+
+    /// True while the task holds a coroutine that has not been awaited yet.
+    bool valid() const noexcept { return h_ && !awaited_; }
+    bool done() const noexcept { return h_ && h_.done(); }
+
+    struct awaiter {
+        handle_type h;
+        bool await_ready() const noexcept { return false; }
+        template <class Promise>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> parent) noexcept {
+            auto& p = h.promise();
+            p.set_continuation(parent);
+            if (!p.ambient_stop()) {
+                p.set_ambient_stop(detail::ambient_stop_of(parent));
+            }
+            return h;  // symmetric transfer: starting the child does not grow the stack
+        }
+        T await_resume() { return h.promise().take_result(); }
+    };
+
+    /// Starts the task and suspends the caller until it finishes; returns its value or
+    /// rethrows its exception. Throws usage_error if the task is empty or already awaited.
+    awaiter operator co_await() & { return awaiter{claim()}; }
+    awaiter operator co_await() && { return awaiter{claim()}; }
+
+    /// For the runtime and combinators: the coroutine handle, without giving it up.
+    handle_type handle() const noexcept { return h_; }
+    /// Gives up ownership of the coroutine (the caller now destroys it).
+    handle_type release() noexcept { return std::exchange(h_, {}); }
+
+private:
+    handle_type claim() {
+        if (!h_) {
+            throw usage_error("corio::task: awaiting an empty (moved-from) task");
+        }
+        if (awaited_) {
+            throw usage_error("corio::task: a task can be awaited only once");
+        }
+        awaited_ = true;
+        return h_;
+    }
+    void reset() noexcept {
+        if (h_) {
+            h_.destroy();
+            h_ = {};
+        }
+    }
+    handle_type h_;
+    bool awaited_ = false;
+};
+
+namespace detail {
+template <class T>
+task<T> task_promise<T>::get_return_object() noexcept {
+    return task<T>{std::coroutine_handle<task_promise>::from_promise(*this)};
+}
+template <class T>
+task<T&> task_promise<T&>::get_return_object() noexcept {
+    return task<T&>{std::coroutine_handle<task_promise>::from_promise(*this)};
+}
+inline task<void> task_promise<void>::get_return_object() noexcept {
+    return task<void>{std::coroutine_handle<task_promise>::from_promise(*this)};
+}
+}  // namespace detail
+
+}  // namespace corio

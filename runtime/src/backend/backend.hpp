@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+// The backend interface: translates corio's vocabulary to one kernel API and blocks in wait.
+#pragma once
+
+#include <corio/interest.hpp>
+#include <corio/result.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace corio::detail {
+
+/// One readiness event: the packed token given at add/modify, and what was reported.
+struct ready_event {
+    std::uint64_t token;
+    readiness events;
+};
+
+/// A kernel event API behind one interface (as Redis's ae and mio's selector). A backend never
+/// resumes a coroutine or calls user code; reactor.cpp dispatches what wait() reports.
+class backend {
+public:
+    virtual ~backend() = default;
+
+    virtual std::string_view name() const noexcept = 0;
+    /// True when a readiness is reported once per change (epoll-et, kqueue EV_CLEAR), so
+    /// callers must drain until EAGAIN; corio's operations always do, so both modes work.
+    virtual bool edge_triggered() const noexcept = 0;
+
+    virtual result<void> add(int fd, interest want, std::uint64_t token) = 0;
+    virtual result<void> modify(int fd, interest want, std::uint64_t token) = 0;
+    /// Stop watching fd; called before the fd is closed.
+    virtual result<void> remove(int fd) = 0;
+    /// Blocks until an event, wake() or the timeout (nullopt: no timeout); fills `out` and
+    /// returns how many. EINTR gives 0 events. Never allocates.
+    virtual result<std::size_t> wait(std::span<ready_event> out,
+                                     std::optional<std::chrono::nanoseconds> timeout) = 0;
+    /// Makes a blocked (or the next) wait() return. Safe from any thread and signal-safe.
+    virtual void wake() noexcept = 0;
+};
+
+/// Opens the backend called `name` ("epoll", "epoll-et", ...). errc::backend_unavailable
+/// when it is not compiled in; the OS error when the kernel refuses it.
+result<std::unique_ptr<backend>> open_backend(std::string_view name);
+
+result<std::unique_ptr<backend>> open_epoll(bool edge_triggered);
+
+}  // namespace corio::detail

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+// The list of compiled-in backends, and opening one by name.
+#include <corio/backend.hpp>
+
+#include "backend/backend.hpp"
+
+#include <cstdlib>
+
+namespace corio {
+
+std::vector<std::string> available_backends() { return {"epoll", "epoll-et"}; }
+
+std::string default_backend_name() {
+    if (const char* env = std::getenv("CORIO_BACKEND"); env && *env) {
+        return env;
+    }
+    return "epoll";
+}
+
+namespace detail {
+
+result<std::unique_ptr<backend>> open_backend(std::string_view name) {
+    if (name.empty()) {
+        return open_backend(default_backend_name());
+    }
+    if (name == "epoll") {
+        return open_epoll(false);
+    }
+    if (name == "epoll-et") {
+        return open_epoll(true);
+    }
+    return errc::backend_unavailable;
+}
+
+}  // namespace detail
+}  // namespace corio

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+// The corio error category.
+#include <corio/error.hpp>
+
+namespace corio {
+namespace {
+
+class corio_category final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "corio"; }
+    std::string message(int code) const override {
+        switch (static_cast<errc>(code)) {
+            case errc::fd_set_overflow:
+                return "descriptor is >= FD_SETSIZE and cannot be watched by select()";
+            case errc::backend_unavailable:
+                return "reactor backend is not available on this build or machine";
+            case errc::unexpected_eof:
+                return "peer closed the connection before the data was complete";
+            case errc::invalid_address:
+                return "not a valid IP address or endpoint";
+            case errc::closed:
+                return "handle was closed while the operation waited";
+        }
+        return "unknown corio error";
+    }
+};
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+    static const corio_category category;
+    return category;
+}
+
+}  // namespace corio

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+// event_loop over reactor: a map from descriptor to its callback.
+#include <corio/event_loop.hpp>
+#include <corio/reactor.hpp>
+
+#include <atomic>
+#include <exception>
+#include <unordered_map>
+#include <vector>
+
+namespace corio {
+
+struct event_loop::impl {
+    struct entry {
+        int fd;
+        token tok;
+        handler fn;
+    };
+
+    std::unique_ptr<reactor> r;
+    std::unordered_map<int, std::unique_ptr<entry>> entries;
+    // Removed entries whose callback may be running right now; freed after the dispatch.
+    std::vector<std::unique_ptr<entry>> retired;
+    std::atomic<bool> stopping{false};
+
+    static void dispatch(void* ctx, readiness events) noexcept {
+        auto* e = static_cast<entry*>(ctx);
+        e->fn(e->fd, events);  // an exception here terminates: documented on handler
+    }
+};
+
+result<event_loop> event_loop::open(std::string_view backend) {
+    auto r = reactor::open(backend);
+    if (!r) {
+        return r.error();
+    }
+    auto p = std::make_unique<impl>();
+    p->r = std::move(*r);
+    return event_loop(std::move(p));
+}
+
+event_loop::event_loop(std::unique_ptr<impl> p) noexcept : impl_(std::move(p)) {}
+event_loop::event_loop(event_loop&&) noexcept = default;
+event_loop& event_loop::operator=(event_loop&&) noexcept = default;
+event_loop::~event_loop() {
+    if (!impl_) {
+        return;
+    }
+    for (auto& [fd, e] : impl_->entries) {
+        (void)impl_->r->remove(e->tok);
+    }
+}
+
+result<void> event_loop::add(int fd, interest want, handler h) {
+    if (!h) {
+        return std::errc::invalid_argument;
+    }
+    if (impl_->entries.contains(fd)) {
+        return std::errc::file_exists;
+    }
+    auto e = std::make_unique<impl::entry>(impl::entry{fd, {}, std::move(h)});
+    auto t = impl_->r->add(fd, want, &impl::dispatch, e.get());
+    if (!t) {
+        return t.error();
+    }
+    e->tok = *t;
+    impl_->entries.emplace(fd, std::move(e));
+    return {};
+}
+
+result<void> event_loop::modify(int fd, interest want) {
+    auto it = impl_->entries.find(fd);
+    if (it == impl_->entries.end()) {
+        return std::errc::no_such_file_or_directory;
+    }
+    return impl_->r->modify(it->second->tok, want);
+}
+
+result<void> event_loop::remove(int fd) {
+    auto it = impl_->entries.find(fd);
+    if (it == impl_->entries.end()) {
+        return std::errc::no_such_file_or_directory;
+    }
+    auto r = impl_->r->remove(it->second->tok);
+    impl_->retired.push_back(std::move(it->second));
+    impl_->entries.erase(it);
+    return r;
+}
+
+result<std::size_t> event_loop::run_once(std::optional<std::chrono::nanoseconds> timeout) {
+    auto n = impl_->r->poll(timeout);
+    impl_->retired.clear();
+    return n;
+}
+
+result<void> event_loop::run() {
+    impl_->stopping.store(false, std::memory_order_relaxed);
+    while (!impl_->stopping.load(std::memory_order_acquire)) {
+        if (auto n = run_once(std::nullopt); !n) {
+            return n.error();
+        }
+    }
+    return {};
+}
+
+void event_loop::stop() noexcept {
+    impl_->stopping.store(true, std::memory_order_release);
+    impl_->r->wake();
+}
+
+std::string_view event_loop::backend_name() const noexcept { return impl_->r->backend_name(); }
+std::size_t event_loop::size() const noexcept { return impl_->entries.size(); }
+
+}  // namespace corio

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+// Slot table and dispatch of the reactor.
+#include <corio/reactor.hpp>
+
+#include "backend/backend.hpp"
+
+namespace corio {
+namespace {
+// Large enough that a busy server drains its ready list in few waits; epoll_wait copies
+// only what is ready, so a big buffer costs nothing when few fds are.
+constexpr std::size_t event_batch = 256;
+}  // namespace
+
+result<std::unique_ptr<reactor>> reactor::open(std::string_view backend) {
+    auto b = detail::open_backend(backend);
+    if (!b) {
+        return b.error();
+    }
+    return std::unique_ptr<reactor>(new reactor(std::move(*b)));
+}
+
+reactor::reactor(std::unique_ptr<detail::backend> b)
+    : backend_(std::move(b)), events_(new detail::ready_event[event_batch]) {}
+
+reactor::~reactor() = default;
+
+reactor::slot* reactor::find(token t) noexcept {
+    if (t.slot >= slots_.size()) {
+        return nullptr;
+    }
+    slot& s = slots_[t.slot];
+    return s.generation == t.generation && (s.generation & 1) ? &s : nullptr;
+}
+
+result<token> reactor::add(int fd, interest want, callback cb, void* context) {
+    std::uint32_t index;
+    if (free_head_ != no_slot) {
+        index = free_head_;
+        free_head_ = slots_[index].next_free;
+    } else {
+        index = static_cast<std::uint32_t>(slots_.size());
+        slots_.emplace_back();
+    }
+    slot& s = slots_[index];
+    s.generation += 1;  // even (free) -> odd (live)
+    const token t{index, s.generation};
+    if (auto r = backend_->add(fd, want, t.pack()); !r) {
+        s.generation += 1;
+        s.next_free = free_head_;
+        free_head_ = index;
+        return r.error();
+    }
+    s.fd = fd;
+    s.want = want;
+    s.cb = cb;
+    s.context = context;
+    ++live_;
+    return t;
+}
+
+result<void> reactor::modify(token t, interest want) {
+    slot* s = find(t);
+    if (!s) {
+        return std::errc::invalid_argument;
+    }
+    if (s->want == want) {
+        return {};
+    }
+    if (auto r = backend_->modify(s->fd, want, t.pack()); !r) {
+        return r;
+    }
+    s->want = want;
+    return {};
+}
+
+void reactor::set_context(token t, void* context) noexcept {
+    if (slot* s = find(t)) {
+        s->context = context;
+    }
+}
+
+result<void> reactor::remove(token t) {
+    slot* s = find(t);
+    if (!s) {
+        return std::errc::invalid_argument;
+    }
+    auto r = backend_->remove(s->fd);
+    s->generation += 1;  // odd -> even: later events in this batch are dropped
+    s->fd = -1;
+    s->cb = nullptr;
+    s->context = nullptr;
+    s->next_free = free_head_;
+    free_head_ = t.slot;
+    --live_;
+    return r;
+}
+
+result<std::size_t> reactor::poll(std::optional<std::chrono::nanoseconds> timeout) {
+    auto n = backend_->wait({events_.get(), event_batch}, timeout);
+    if (!n) {
+        return n;
+    }
+    std::size_t dispatched = 0;
+    for (std::size_t i = 0; i < *n; ++i) {
+        const detail::ready_event& ev = events_[i];
+        // Looked up per event: an earlier callback may have removed (or reused) this slot.
+        if (slot* s = find(token::unpack(ev.token))) {
+            s->cb(s->context, ev.events);
+            ++dispatched;
+        }
+    }
+    return dispatched;
+}
+
+void reactor::wake() noexcept { backend_->wake(); }
+std::string_view reactor::backend_name() const noexcept { return backend_->name(); }
+bool reactor::edge_triggered() const noexcept { return backend_->edge_triggered(); }
+
+}  // namespace corio

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: MIT
+// The per-thread loop: run ready coroutines, poll the reactor, fire timers.
+#include <corio/detail/scheduler.hpp>
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <stdexcept>
+#include <system_error>
+
+namespace corio::detail {
+namespace {
+// The one thread_local of the runtime: which scheduler runs on this thread, so awaitables
+// can find their reactor and timers without a handle being threaded through every call.
+constinit thread_local scheduler* current_scheduler = nullptr;
+
+struct current_guard {
+    scheduler* saved;
+    explicit current_guard(scheduler* s) : saved(std::exchange(current_scheduler, s)) {}
+    ~current_guard() { current_scheduler = saved; }
+};
+}  // namespace
+
+scheduler::scheduler(std::unique_ptr<reactor> r, manual_clock* clock,
+                     exception_handler on_exception)
+    : reactor_(std::move(r)),
+      timers_(clock ? clock->now() : clock_type::now()),
+      clock_(clock),
+      on_exception_(std::move(on_exception)) {
+    if (clock_) {
+        clock_->attached_.store(this, std::memory_order_release);
+    }
+}
+
+scheduler::~scheduler() {
+    current_guard guard(this);  // destructors of parked awaitables look for their scheduler
+    ready_.clear();
+    {
+        std::lock_guard lock(remote_mutex_);
+        remote_ready_.clear();
+    }
+    while (spawned_head_) {
+        promise_base* p = spawned_head_;
+        std::coroutine_handle<> frame = p->continuation();  // a spawned task's own handle
+        finish_spawned(*p);
+        frame.destroy();
+    }
+    if (clock_) {
+        clock_->attached_.store(nullptr, std::memory_order_release);
+    }
+}
+
+scheduler* scheduler::current() noexcept { return current_scheduler; }
+
+void scheduler::wake_waiter(waiter& w, std::error_code why) {
+    if (w.st != waiter::state::parked) {
+        return;
+    }
+    if (w.detach) {
+        w.detach(w);
+    }
+    w.reason = why;
+    w.st = waiter::state::scheduled;
+    schedule(w.handle);
+}
+
+void scheduler::schedule_remote(std::coroutine_handle<> h) {
+    {
+        std::lock_guard lock(remote_mutex_);
+        remote_ready_.push_back(h);
+    }
+    remote_pending_.store(true, std::memory_order_release);
+    wake();
+}
+
+void scheduler::request_cancel(waiter& w) noexcept {
+    if (current_scheduler == this) {
+        wake_waiter(w, std::make_error_code(std::errc::operation_canceled));
+        return;
+    }
+    {
+        std::lock_guard lock(remote_mutex_);
+        remote_cancels_.push_back(&w);
+        w.remote_cancel_pending.store(true, std::memory_order_relaxed);
+    }
+    remote_pending_.store(true, std::memory_order_release);
+    wake();
+}
+
+void scheduler::forget_remote_cancel(waiter& w) noexcept {
+    std::lock_guard lock(remote_mutex_);
+    std::erase(remote_cancels_, &w);
+    w.remote_cancel_pending.store(false, std::memory_order_relaxed);
+}
+
+void scheduler::drain_remote() {
+    if (!remote_pending_.exchange(false, std::memory_order_acquire)) {
+        return;
+    }
+    std::vector<waiter*> cancels;
+    {
+        std::lock_guard lock(remote_mutex_);
+        for (auto h : remote_ready_) {
+            ready_.push(h);
+        }
+        remote_ready_.clear();
+        cancels.swap(remote_cancels_);
+        for (waiter* w : cancels) {
+            w->remote_cancel_pending.store(false, std::memory_order_relaxed);
+        }
+    }
+    for (waiter* w : cancels) {
+        wake_waiter(*w, std::make_error_code(std::errc::operation_canceled));
+    }
+}
+
+void scheduler::spawn(std::coroutine_handle<> h, promise_base& p) {
+    p.set_detached(this);
+    p.set_continuation(h);  // unused as a continuation once detached; kept to destroy the frame
+    p.detached_next_ = spawned_head_;
+    if (spawned_head_) {
+        spawned_head_->detached_prev_ = &p;
+    }
+    spawned_head_ = &p;
+    ++spawned_;
+    schedule(h);
+}
+
+void scheduler::finish_spawned(promise_base& p) noexcept {
+    if (p.detached_prev_) {
+        p.detached_prev_->detached_next_ = p.detached_next_;
+    } else {
+        spawned_head_ = p.detached_next_;
+    }
+    if (p.detached_next_) {
+        p.detached_next_->detached_prev_ = p.detached_prev_;
+    }
+    p.detached_prev_ = p.detached_next_ = nullptr;
+    --spawned_;
+}
+
+void scheduler::report(std::exception_ptr e) noexcept {
+    try {
+        if (on_exception_) {
+            on_exception_(e);
+            return;
+        }
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        fmt::print(stderr, "corio: exception escaped a spawned task: {}\n", ex.what());
+    } catch (...) {
+        fmt::print(stderr, "corio: exception of unknown type escaped a spawned task\n");
+    }
+}
+
+std::coroutine_handle<> finish_detached(scheduler& owner, promise_base& p,
+                                        std::coroutine_handle<> self) noexcept {
+    owner.finish_spawned(p);
+    std::exception_ptr e = std::move(p.exception_);
+    self.destroy();  // legal: the coroutine is suspended at its final suspend point
+    if (e) {
+        owner.report_escaped(std::move(e));
+    }
+    return std::noop_coroutine();
+}
+
+void scheduler::report_escaped(std::exception_ptr e) noexcept { report(std::move(e)); }
+
+void scheduler::request_stop() noexcept {
+    stop_requested_.store(true, std::memory_order_release);
+    wake();
+}
+
+void scheduler::run_ready_batch() {
+    // Only what was queued before this batch runs now; what it queues waits for the next
+    // turn, after a poll, so a busy coroutine cannot starve I/O.
+    for (std::size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) {
+        ready_.pop().resume();
+    }
+}
+
+std::optional<std::chrono::nanoseconds> scheduler::poll_timeout() {
+    if (!ready_.empty() || remote_pending_.load(std::memory_order_acquire)) {
+        return std::chrono::nanoseconds(0);
+    }
+    auto next = timers_.next_deadline();
+    if (!next) {
+        return std::nullopt;
+    }
+    const auto left = *next - now();
+    if (left <= clock_type::duration::zero()) {
+        return std::chrono::nanoseconds(0);
+    }
+    // A manual clock moves only when advance() wakes us, so wait for that, not for real time.
+    if (clock_) {
+        return std::nullopt;
+    }
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(left);
+}
+
+bool scheduler::run_loop(bool (*done)(void*), void* ctx) {
+    current_guard guard(this);
+    stop_requested_.store(false, std::memory_order_relaxed);
+    for (;;) {
+        drain_remote();
+        run_ready_batch();
+        if (done(ctx)) {
+            return true;
+        }
+        if (stop_requested_.load(std::memory_order_acquire)) {
+            return false;
+        }
+        if (auto r = reactor_->poll(poll_timeout()); !r) {
+            throw std::system_error(r.error(), "corio: reactor wait failed");
+        }
+        timers_.expire(now());
+    }
+}
+
+}  // namespace corio::detail
+
+namespace corio {
+
+void manual_clock::advance(clock_type::duration d) noexcept {
+    if (d > clock_type::duration::zero()) {
+        now_ns_.fetch_add(d.count(), std::memory_order_acq_rel);
+    }
+    if (auto* s = attached_.load(std::memory_order_acquire)) {
+        s->wake();
+    }
+}
+
+void manual_clock::set(clock_type::time_point t) noexcept {
+    auto cur = now_ns_.load(std::memory_order_acquire);
+    while (t.time_since_epoch().count() > cur &&
+           !now_ns_.compare_exchange_weak(cur, t.time_since_epoch().count())) {
+    }
+    if (auto* s = attached_.load(std::memory_order_acquire)) {
+        s->wake();
+    }
+}
+
+}  // namespace corio
