@@ -93,14 +93,19 @@ void unsubscribe(int slot) {
 
 }  // namespace
 
-task<result<int>> wait_signal(std::initializer_list<int> signals, std::stop_token token) {
-    std::uint64_t mask = 0;
-    for (int sig : signals) {
-        if (sig < 1 || sig > max_signal || sig == SIGKILL || sig == SIGSTOP) {
-            co_return std::errc::invalid_argument;
-        }
-        mask |= std::uint64_t{1} << (sig - 1);
+void signal_set::add(int s) noexcept {
+    if (s == 0) {
+        return;  // an unused slot of the braced list
     }
+    if (s < 1 || s > max_signal || s == SIGKILL || s == SIGSTOP) {
+        valid_ = false;
+        return;
+    }
+    mask_ |= std::uint64_t{1} << (s - 1);
+}
+
+task<result<int>> wait_signal(signal_set signals, std::stop_token token) {
+    const std::uint64_t mask = signals.mask();
     if (mask == 0) {
         co_return std::errc::invalid_argument;
     }

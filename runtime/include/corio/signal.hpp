@@ -5,16 +5,35 @@
 #include <corio/result.hpp>
 #include <corio/task.hpp>
 
-#include <initializer_list>
+#include <cstdint>
 #include <stop_token>
 
 namespace corio {
 
-/// Suspends until one of `signals` (e.g. SIGINT, SIGTERM) is delivered and returns its number.
-/// While any wait_signal call is pending, those signals are caught instead of taking their
-/// default action; afterwards the previous disposition is restored. Errors: EINVAL for an
-/// empty set or a signal that cannot be caught (SIGKILL, SIGSTOP), EMFILE/ENFILE, EBUSY if
-/// more than 64 waits are pending at once, operation_canceled.
-task<result<int>> wait_signal(std::initializer_list<int> signals, std::stop_token token = {});
+/// Up to eight signal numbers, written as a braced list: wait_signal({SIGINT, SIGTERM}).
+/// Not an initializer_list, because g++ 12 cannot keep one alive across a co_await.
+class signal_set {
+public:
+    signal_set(int s1, int s2 = 0, int s3 = 0, int s4 = 0, int s5 = 0, int s6 = 0, int s7 = 0,
+               int s8 = 0) noexcept {
+        for (int s : {s1, s2, s3, s4, s5, s6, s7, s8}) {
+            add(s);
+        }
+    }
+    /// Bit n-1 stands for signal n; zero when any number given was not a catchable signal.
+    std::uint64_t mask() const noexcept { return valid_ ? mask_ : 0; }
+
+private:
+    void add(int s) noexcept;
+    std::uint64_t mask_ = 0;
+    bool valid_ = true;
+};
+
+/// Suspends until one of `signals` is delivered and returns its number. While any wait is
+/// pending, those signals are caught instead of taking their default action; afterwards the
+/// previous disposition is restored. Errors: EINVAL for a signal that cannot be caught
+/// (SIGKILL, SIGSTOP, out of range), EMFILE/ENFILE, EBUSY if 64 waits are already pending,
+/// operation_canceled.
+task<result<int>> wait_signal(signal_set signals, std::stop_token token = {});
 
 }  // namespace corio

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// timer_queue: the runtime's pending timers, a hierarchical timing wheel that keeps exact deadlines.
+// timer_queue: the runtime's pending timers, in a hierarchical timing wheel with exact deadlines.
 #pragma once
 
 #include <array>
@@ -32,7 +32,6 @@ struct timer_node {
         fire = other.fire;
         return *this;
     }
-    ~timer_node() = default;
 
     bool linked() const noexcept { return next_ != nullptr; }
 
@@ -50,7 +49,8 @@ class timer_queue {
 public:
     /// Ticks count from start; any deadline is accepted, before start too.
     explicit timer_queue(timer_time start = {});
-    /// Unlinks every node still pending (O(size)), so none is left pointing into a dead queue.
+    /// Unlinks every node still pending (O(size)), so none is left pointing into a dead queue;
+    /// those nodes must therefore still be alive.
     ~timer_queue();
     timer_queue(const timer_queue&) = delete;
     timer_queue& operator=(const timer_queue&) = delete;
@@ -66,7 +66,7 @@ public:
 
     /// Returns the earliest pending deadline, exactly, or nullopt when empty; expire() at that
     /// time fires at least one timer. Cached: O(1) unless the earliest timer just left the queue,
-    /// then it sorts one wheel slot.
+    /// then it scans or sorts one wheel slot.
     std::optional<timer_time> next_deadline() const;
 
     /// Unlinks and fires every node with deadline <= now, in deadline order, ties in insertion
@@ -104,10 +104,11 @@ private:
     std::uint64_t slot_start(std::size_t slot) const noexcept;
     std::size_t earliest_slot() const noexcept;
     void file(timer_node& n) noexcept;
+    void mark_empty(std::size_t slot) noexcept;
     void unlink(timer_node& n) noexcept;
     void cascade(std::size_t slot) noexcept;
     void ensure_sorted(std::size_t slot) const noexcept;
-    void advance_idle(std::uint64_t now_tick) noexcept;
+    timer_node* find_min() const noexcept;
     static timer_node* merge(timer_node* older, timer_node* newer) noexcept;
 
     std::int64_t start_ns_;
@@ -123,6 +124,9 @@ private:
     // Bit s of sorted_[L] is set when that slot's list is in (deadline, insertion) order; empty
     // slots count as sorted. Sorting happens lazily, even from next_deadline(), hence mutable.
     mutable std::array<std::uint64_t, level_count> sorted_{};
+    // Bit s of scanned_[L] is set once next_deadline() has scanned that slot for its minimum;
+    // a second request sorts it instead. Cleared when the slot empties.
+    mutable std::array<std::uint64_t, level_count> scanned_{};
     // The earliest pending node when min_known_ (null when empty); unknown after it left.
     mutable timer_node* min_ = nullptr;
     mutable bool min_known_ = true;

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+// The examples' shared command-line handling: --help exits 0, a bad argument exits 2.
+#pragma once
+
+#include <corio/backend.hpp>
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include <sys/resource.h>
+
+namespace cli {
+
+/// Walks argv; each example asks for the flags it knows and reports the rest as errors.
+class args {
+public:
+    args(int argc, char** argv, std::string usage) : argc_(argc), argv_(argv), usage_(std::move(usage)) {}
+
+    bool next() {
+        ++i_;
+        return i_ < argc_;
+    }
+    bool is(std::string_view flag) const { return flag == argv_[i_]; }
+    std::string_view value() {
+        if (i_ + 1 >= argc_) {
+            fail(fmt::format("{} needs a value", argv_[i_]));
+        }
+        return argv_[++i_];
+    }
+    template <class Int>
+    Int number(Int min, Int max) {
+        const std::string_view flag = argv_[i_];
+        const std::string_view v = value();
+        Int n{};
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec != std::errc{} || end != v.data() + v.size() || n < min || n > max) {
+            fail(fmt::format("{} wants a number from {} to {}, not '{}'", flag, min, max, v));
+        }
+        return n;
+    }
+    /// Handles the flags every example shares; true if the current argument was one of them.
+    bool common(std::string& backend) {
+        if (is("--help") || is("-h")) {
+            fmt::print("{}", usage_);
+            std::exit(0);
+        }
+        if (is("--list-backends")) {
+            for (const auto& b : corio::available_backends()) {
+                fmt::print("{}\n", b);
+            }
+            std::exit(0);
+        }
+        if (is("--backend")) {
+            backend = std::string(value());
+            return true;
+        }
+        return false;
+    }
+    [[noreturn]] void unknown() { fail(fmt::format("unknown argument '{}'", argv_[i_])); }
+    [[noreturn]] void fail(const std::string& why) const {
+        fmt::print(stderr, "{}: {}\n{}", argv_[0], why, usage_);
+        std::exit(2);
+    }
+
+private:
+    int argc_;
+    char** argv_;
+    std::string usage_;
+    int i_ = 0;
+};
+
+/// Raises the soft descriptor limit to the hard one, so a server can hold many connections.
+inline void raise_fd_limit() {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &lim);
+    }
+}
+
+}  // namespace cli
