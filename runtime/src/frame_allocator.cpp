@@ -23,8 +23,10 @@
 namespace corio::detail {
 namespace {
 
-constexpr std::size_t granule = 64;
-constexpr std::size_t class_count = 32;  // classes of 64 B .. 2 KiB
+// 16-byte classes: a frame wastes at most 15 bytes, which matters when 10,000 idle
+// connections each hold one.
+constexpr std::size_t granule = 16;
+constexpr std::size_t class_count = 128;  // classes of 16 B .. 2 KiB
 // Bounds what one thread hoards after a burst (e.g. 10,000 connections closing at once).
 constexpr std::size_t max_cached_per_class = 16384;
 

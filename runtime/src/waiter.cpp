@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Stop-token plumbing of waiters.
 #include <corio/detail/scheduler.hpp>
+#include <corio/detail/frame_allocator.hpp>
 #include <corio/detail/waiter.hpp>
+
+#include <new>
 
 namespace corio::detail {
 
@@ -11,11 +14,16 @@ bool waiter::watch_stop(const std::stop_token& explicit_token, const std::stop_t
     if (explicit_token.stop_requested() || (ambient && ambient->stop_requested())) {
         return false;
     }
-    if (explicit_token.stop_possible()) {
-        on_stop.emplace(explicit_token, cancel_on_stop{this});
+    const bool use_ambient = ambient && ambient->stop_possible();
+    if (!explicit_token.stop_possible() && !use_ambient) {
+        return true;
     }
-    if (ambient && ambient->stop_possible()) {
-        on_ambient_stop.emplace(*ambient, cancel_on_stop{this});
+    links = new (frame_allocate(sizeof(stop_links))) stop_links;
+    if (explicit_token.stop_possible()) {
+        links->explicit_token.emplace(explicit_token, cancel_on_stop{this});
+    }
+    if (use_ambient) {
+        links->ambient_token.emplace(*ambient, cancel_on_stop{this});
     }
     return true;
 }
@@ -23,8 +31,11 @@ bool waiter::watch_stop(const std::stop_token& explicit_token, const std::stop_t
 void waiter::release() noexcept {
     // Destroying a stop_callback waits for a callback running on another thread, so after
     // these two lines no new remote cancellation can name this waiter.
-    on_stop.reset();
-    on_ambient_stop.reset();
+    if (links) {
+        links->~stop_links();
+        frame_deallocate(links, sizeof(stop_links));
+        links = nullptr;
+    }
     if (remote_cancel_pending.load(std::memory_order_relaxed) && sched) {
         sched->forget_remote_cancel(*this);
     }

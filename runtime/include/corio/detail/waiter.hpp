@@ -32,8 +32,13 @@ struct waiter {
     void (*detach)(waiter&) noexcept = nullptr;
     state st = state::idle;
     std::atomic<bool> remote_cancel_pending{false};  // queued by a stop on another thread
-    std::optional<std::stop_callback<cancel_on_stop>> on_stop;
-    std::optional<std::stop_callback<cancel_on_stop>> on_ambient_stop;
+    /// The stop callbacks, allocated (from the recycling frame allocator) only when a token
+    /// can actually fire: 112 bytes that an idle connection's frame would otherwise carry.
+    struct stop_links {
+        std::optional<std::stop_callback<cancel_on_stop>> explicit_token;
+        std::optional<std::stop_callback<cancel_on_stop>> ambient_token;
+    };
+    stop_links* links = nullptr;
 
     waiter() = default;
     waiter(const waiter&) = delete;
