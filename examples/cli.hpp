@@ -5,7 +5,9 @@
 #include <corio/backend.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -57,6 +59,11 @@ public:
         }
         if (is("--backend")) {
             backend = std::string(value());
+            const auto names = corio::available_backends();
+            if (std::find(names.begin(), names.end(), backend) == names.end()) {
+                fail(fmt::format("unknown backend '{}'; available: {}", backend,
+                                 fmt::join(names, ", ")));
+            }
             return true;
         }
         return false;

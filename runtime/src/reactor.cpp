@@ -20,7 +20,9 @@ result<std::unique_ptr<reactor>> reactor::open(std::string_view backend) {
 }
 
 reactor::reactor(std::unique_ptr<detail::backend> b)
-    : backend_(std::move(b)), events_(new detail::ready_event[event_batch]) {}
+    : backend_(std::move(b)),
+      edge_triggered_(backend_->edge_triggered()),
+      events_(new detail::ready_event[event_batch]) {}
 
 reactor::~reactor() = default;
 
@@ -114,6 +116,5 @@ result<std::size_t> reactor::poll(std::optional<std::chrono::nanoseconds> timeou
 
 void reactor::wake() noexcept { backend_->wake(); }
 std::string_view reactor::backend_name() const noexcept { return backend_->name(); }
-bool reactor::edge_triggered() const noexcept { return backend_->edge_triggered(); }
 
 }  // namespace corio

@@ -50,7 +50,7 @@ public:
     void wake() noexcept;
 
     std::string_view backend_name() const noexcept;
-    bool edge_triggered() const noexcept;
+    bool edge_triggered() const noexcept { return edge_triggered_; }
     /// Number of live registrations.
     std::size_t size() const noexcept { return live_; }
 
@@ -67,6 +67,7 @@ private:
     slot* find(token t) noexcept;
 
     std::unique_ptr<detail::backend> backend_;
+    bool edge_triggered_;  // cached: io_handle asks on every event
     std::vector<slot> slots_;
     std::uint32_t free_head_ = no_slot;
     std::size_t live_ = 0;
