@@ -4,6 +4,9 @@
 #
 #   scripts/test.sh [PRESET]     PRESET: release (default), debug, asan, tsan; JOBS=2 by default
 #
+# On Linux the kqueue backend is built and tested too when the kqueue emulation's sources sit in
+# ../shared/third_party (as on corio's CI): it is built outside the tree into build/libkqueue.
+# CORIO_KQUEUE=off skips that.
 # Exit status: ctest's (non-zero when any test fails or none ran), or the failing step's.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -11,6 +14,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 preset=${1:-release}
 
 bash scripts/install-deps.sh
-cmake --preset "$preset"
+extra=()
+kqueue_src=../shared/third_party
+if [ "${CORIO_KQUEUE:-auto}" != off ] && [ -f "$kqueue_src/build-libkqueue.sh" ] &&
+    [ "$(uname -s)" = Linux ]; then
+    bash "$kqueue_src/build-libkqueue.sh" "$PWD/build/libkqueue"
+    extra=(-DCORIO_WITH_KQUEUE=ON "-DCORIO_KQUEUE_ROOT=$PWD/build/libkqueue")
+fi
+cmake --preset "$preset" "${extra[@]}"
 cmake --build --preset "$preset" -j "${JOBS:-2}"
 ctest --preset "$preset"

@@ -128,7 +128,7 @@ void io_handle::finish(detail::io_wait*& slot) noexcept {
 
 void io_handle::on_event(void* self_ptr, readiness r) noexcept {
     auto* self = static_cast<io_handle*>(self_ptr);
-    self->ready_ |= r.bits & (readiness::readable | readiness::writable);
+    self->ready_ |= r.bits & (readiness::readable | readiness::writable | readiness::hangup);
     const bool had_reader = self->reader_ != nullptr;
     const bool had_writer = self->writer_ != nullptr;
     if (r.is_readable() && self->reader_) {
@@ -172,7 +172,13 @@ result<std::size_t> io_handle::try_recv(std::span<std::byte> buf) noexcept {
     auto n = detail::sys_recv(fd_, buf.data(), buf.size());
     // A stream socket that returned less than asked for has been drained (tokio relies on the
     // same): skip the recv that would only say EAGAIN, and wait for the next event instead.
-    if (n && *n > 0 && *n < buf.size()) {
+    // Not after a hang-up: the end of stream is still to be read, and an edge-triggered
+    // backend reported it with the data, so no further event would announce it.
+    if (n && *n > 0 && *n < buf.size() && !(ready_ & readiness::hangup)) {
+        clear_ready(interest::read);
+    }
+    // Forget readiness on EAGAIN too, or a wait_ready(read) after it would return at once.
+    if (!n && detail::would_block(n.error())) {
         clear_ready(interest::read);
     }
     return n;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The per-thread loop: run ready coroutines, poll the reactor, fire timers.
 #include <corio/detail/scheduler.hpp>
+#include <corio/io_handle.hpp>
 
 #include <fmt/format.h>
 
@@ -45,6 +46,13 @@ scheduler::~scheduler() {
         finish_spawned(*p);
         frame.destroy();
     }
+    // Handles still registered (owned by the user, not by a frame) must not reach back into
+    // this scheduler when they are closed later.
+    reactor_->for_each_registration([](reactor::callback cb, void* context) {
+        if (cb == &io_handle::on_event) {
+            static_cast<io_handle*>(context)->forget_runtime();
+        }
+    });
     if (clock_) {
         clock_->attached_.store(nullptr, std::memory_order_release);
     }
@@ -200,14 +208,14 @@ std::optional<std::chrono::nanoseconds> scheduler::poll_timeout() {
 
 bool scheduler::run_loop(bool (*done)(void*), void* ctx) {
     current_guard guard(this);
-    stop_requested_.store(false, std::memory_order_relaxed);
     for (;;) {
         drain_remote();
         run_ready_batch();
         if (done(ctx)) {
             return true;
         }
-        if (stop_requested_.load(std::memory_order_acquire)) {
+        // Consumed here, not cleared at entry: a stop() that comes before run() still counts.
+        if (stop_requested_.exchange(false, std::memory_order_acq_rel)) {
             return false;
         }
         if (auto r = reactor_->poll(poll_timeout()); !r) {

@@ -48,6 +48,16 @@ void on_signal(int signo) {
 
 std::error_code last_error() { return {errno, std::system_category()}; }
 
+// Drops one pending wait from each signal in `mask`, restoring the previous disposition of
+// those no wait is left for. install_mutex must be held.
+void release_signals(std::uint64_t mask) {
+    for (int sig = 1; sig <= max_signal; ++sig) {
+        if ((mask & (std::uint64_t{1} << (sig - 1))) && --watch_count[sig] == 0) {
+            ::sigaction(sig, &previous[sig], nullptr);
+        }
+    }
+}
+
 // Claims a slot and installs handlers; returns the slot index.
 result<int> subscribe(std::uint64_t mask, int write_fd) {
     std::lock_guard lock(install_mutex);
@@ -72,6 +82,8 @@ result<int> subscribe(std::uint64_t mask, int write_fd) {
         if (::sigaction(sig, &sa, &previous[sig]) != 0) {
             auto e = last_error();
             --watch_count[sig];
+            // Undo the signals below this one, or their handlers would stay installed for good.
+            release_signals(mask & ((std::uint64_t{1} << (sig - 1)) - 1));
             return e;
         }
     }
@@ -84,11 +96,7 @@ void unsubscribe(int slot) {
     std::lock_guard lock(install_mutex);
     const std::uint64_t mask = listeners[slot].mask.exchange(0, std::memory_order_acq_rel);
     listeners[slot].fd.store(-1, std::memory_order_release);
-    for (int sig = 1; sig <= max_signal; ++sig) {
-        if ((mask & (std::uint64_t{1} << (sig - 1))) && --watch_count[sig] == 0) {
-            ::sigaction(sig, &previous[sig], nullptr);
-        }
-    }
+    release_signals(mask);
 }
 
 }  // namespace

@@ -89,7 +89,7 @@ task<timeout_result_t<T>> with_timeout(clock_type::duration d, task<T> t) {
     if (outer.stop_possible()) {
         link.emplace(outer, detail::request_stop_on{&source});
     }
-    detail::deadline_timer timer(*s, s->now() + d, source);
+    detail::deadline_timer timer(*s, detail::deadline_after(s->now(), d), source);
     t.handle().promise().set_ambient_stop(&inner);
     if constexpr (std::is_void_v<T>) {
         co_await std::move(t);

@@ -15,6 +15,21 @@ class scheduler;
 /// is given in runtime_options. Time points are always steady_clock::time_point.
 using clock_type = std::chrono::steady_clock;
 
+namespace detail {
+/// now + d, saturated at the ends of the clock's range: a delay of duration::max() means
+/// "never" instead of overflowing (undefined) into the past.
+constexpr clock_type::time_point deadline_after(clock_type::time_point now,
+                                                clock_type::duration d) noexcept {
+    if (d > clock_type::duration::zero() && now > clock_type::time_point::max() - d) {
+        return clock_type::time_point::max();
+    }
+    if (d < clock_type::duration::zero() && now < clock_type::time_point::min() - d) {
+        return clock_type::time_point::min();
+    }
+    return now + d;
+}
+}  // namespace detail
+
 /// A clock for tests: starts at a fixed point and moves only by advance()/set().
 /// advance() is thread-safe and wakes the runtime using the clock; time never goes back.
 class manual_clock {

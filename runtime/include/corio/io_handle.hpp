@@ -108,7 +108,7 @@ public:
                                            std::stop_token token = {});
 
     /// One non-blocking recv(2) that never suspends: would-block comes back as EAGAIN.
-    /// A short read marks the handle not readable (a stream socket is then drained).
+    /// EAGAIN or a short read marks the handle not readable (a stream socket is then drained).
     result<std::size_t> try_recv(std::span<std::byte> buf) noexcept;
 
     /// Whether the last known readiness of `dir` allows trying its system call right away.
@@ -121,7 +121,14 @@ public:
     void unpark(detail::io_wait& w) noexcept;
 
 private:
+    friend class detail::scheduler;
     static void on_event(void* self, readiness r) noexcept;
+    /// The runtime is being destroyed: drop the registration without touching it again.
+    void forget_runtime() noexcept {
+        sched_ = nullptr;
+        token_ = {};
+        registered_ = interest::none;
+    }
     void finish(detail::io_wait*& slot) noexcept;
     void drop_unwanted(readiness r, bool had_reader, bool had_writer) noexcept;
     void deregister() noexcept;
@@ -132,6 +139,7 @@ private:
     token token_{};                       // valid while registered with sched_'s reactor
     interest registered_ = interest::none;
     // Optimistic at first: try the call before asking the kernel (most calls succeed).
+    // readiness::hangup stays once reported: the end of stream needs no further event.
     std::uint8_t ready_ = readiness::readable | readiness::writable;
     detail::io_wait* reader_ = nullptr;
     detail::io_wait* writer_ = nullptr;

@@ -51,6 +51,15 @@ public:
 
     std::string_view backend_name() const noexcept;
     bool edge_triggered() const noexcept { return edge_triggered_; }
+    /// Calls fn(callback, context) for every live registration (teardown and diagnostics).
+    template <class Fn>
+    void for_each_registration(Fn&& fn) const {
+        for (const slot& s : slots_) {
+            if (s.generation & 1) {
+                fn(s.cb, s.context);
+            }
+        }
+    }
     /// Number of live registrations.
     std::size_t size() const noexcept { return live_; }
 

@@ -130,16 +130,24 @@ void spawn(task<T> t) {
 }
 
 /// Suspends the calling task and puts it at the back of the run queue.
-struct yield {
+/// If the task is destroyed while queued (block_on stopped), it leaves the queue too.
+class yield {
+public:
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) const {
+    void await_suspend(std::coroutine_handle<> h) {
         auto* s = detail::scheduler::current();
         if (!s) {
             throw usage_error("corio::yield: no runtime is running on this thread");
         }
+        w_.sched = s;
+        w_.handle = h;
+        w_.st = detail::waiter::state::scheduled;
         s->schedule(h);
     }
-    void await_resume() const noexcept {}
+    void await_resume() noexcept { w_.st = detail::waiter::state::idle; }
+
+private:
+    detail::waiter w_;  // scheduled while queued: its destructor then unqueues the handle
 };
 
 }  // namespace corio

@@ -45,7 +45,7 @@ private:
         }
         w_.sched = s;
         w_.handle = h;
-        w_.deadline = relative_ ? s->now() + delay_ : deadline_;
+        w_.deadline = relative_ ? detail::deadline_after(s->now(), delay_) : deadline_;
         s->timers().insert(w_);
         w_.st = detail::waiter::state::parked;
         if (!w_.watch_stop(token_, ambient)) {

@@ -50,5 +50,11 @@ public:
 result<std::unique_ptr<backend>> open_backend(std::string_view name);
 
 result<std::unique_ptr<backend>> open_epoll(bool edge_triggered);
+result<std::unique_ptr<backend>> open_poll();
+/// errc::fd_set_overflow if even its wake-up pipe is >= FD_SETSIZE.
+result<std::unique_ptr<backend>> open_select();
+#ifdef CORIO_HAS_KQUEUE
+result<std::unique_ptr<backend>> open_kqueue();
+#endif
 
 }  // namespace corio::detail

@@ -73,9 +73,11 @@ public:
 private:
     result<void> control(int op, int fd, interest want, std::uint64_t token) {
         epoll_event ev{};
-        ev.events = EPOLLRDHUP | (et_ ? EPOLLET : 0u);
+        ev.events = et_ ? EPOLLET : 0u;
+        // EPOLLRDHUP only with read interest: the peer's half-close stays reported while level
+        // triggered, so a writer parked alone would otherwise wake the loop on every wait.
         if (contains(want, interest::read)) {
-            ev.events |= EPOLLIN;
+            ev.events |= EPOLLIN | EPOLLRDHUP;
         }
         if (contains(want, interest::write)) {
             ev.events |= EPOLLOUT;

@@ -8,7 +8,13 @@
 
 namespace corio {
 
-std::vector<std::string> available_backends() { return {"epoll", "epoll-et"}; }
+std::vector<std::string> available_backends() {
+    return {"epoll", "epoll-et", "poll", "select",
+#ifdef CORIO_HAS_KQUEUE
+            "kqueue",
+#endif
+    };
+}
 
 std::string default_backend_name() {
     if (const char* env = std::getenv("CORIO_BACKEND"); env && *env) {
@@ -29,6 +35,17 @@ result<std::unique_ptr<backend>> open_backend(std::string_view name) {
     if (name == "epoll-et") {
         return open_epoll(true);
     }
+    if (name == "poll") {
+        return open_poll();
+    }
+    if (name == "select") {
+        return open_select();
+    }
+#ifdef CORIO_HAS_KQUEUE
+    if (name == "kqueue") {
+        return open_kqueue();
+    }
+#endif
     return errc::backend_unavailable;
 }
 

@@ -43,6 +43,11 @@ public:
     std::coroutine_handle<> continuation() const noexcept { return continuation_; }
     void set_detached(scheduler* owner) noexcept { detached_owner_ = owner; }
 
+    /// Set by task's awaiter around the first resume: `running` while it runs the task inline,
+    /// `finished` if the task ended meanwhile (then the awaiter continues without suspending).
+    enum class inline_start : unsigned char { none, running, finished };
+    inline_start inline_start_ = inline_start::none;
+
     void rethrow_if_exception() const {
         if (exception_) {
             std::rethrow_exception(exception_);
@@ -71,6 +76,10 @@ inline std::coroutine_handle<> promise_base::on_final_suspend(
     std::coroutine_handle<> self) noexcept {
     if (detached_owner_) {
         return finish_detached(*detached_owner_, *this, self);
+    }
+    if (inline_start_ == inline_start::running) {
+        inline_start_ = inline_start::finished;  // the awaiter is below us on the stack
+        return std::noop_coroutine();
     }
     return continuation_ ? continuation_ : std::noop_coroutine();
 }
