@@ -21,8 +21,12 @@ namespace {
 static_assert(sizeof(void*) >= sizeof(std::uint64_t),
               "the kqueue backend keeps the 64-bit token in kevent::udata");
 
-std::error_code os_error(int e) { return {e, std::system_category()}; }
-std::error_code last_error() { return os_error(errno); }
+std::error_code os_error(int e) {
+    return {e, std::system_category()};
+}
+std::error_code last_error() {
+    return os_error(errno);
+}
 
 constexpr uintptr_t wake_ident = 0;
 constexpr int max_batch = 256;
@@ -104,8 +108,8 @@ private:
         struct kevent changes[2];
         int n = 0;
         const auto fd_ident = static_cast<uintptr_t>(fd);
-        for (auto [dir, filter] : {std::pair{interest::read, EVFILT_READ},
-                                   std::pair{interest::write, EVFILT_WRITE}}) {
+        for (auto [dir, filter] :
+             {std::pair{interest::read, EVFILT_READ}, std::pair{interest::write, EVFILT_WRITE}}) {
             if (contains(want, dir)) {
                 EV_SET(&changes[n++], fd_ident, filter, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0,
                        to_udata(token));
@@ -127,9 +131,8 @@ private:
                 continue;
             }
             const int e = static_cast<int>(receipts[i].data);
-            const bool deleting = !contains(want, receipts[i].filter == EVFILT_READ
-                                                      ? interest::read
-                                                      : interest::write);
+            const bool deleting = !contains(
+                want, receipts[i].filter == EVFILT_READ ? interest::read : interest::write);
             if (deleting && (e == ENOENT || e == EBADF)) {
                 continue;
             }

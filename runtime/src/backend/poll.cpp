@@ -15,8 +15,12 @@
 namespace corio::detail {
 namespace {
 
-std::error_code os_error(int e) { return {e, std::system_category()}; }
-std::error_code last_error() { return os_error(errno); }
+std::error_code os_error(int e) {
+    return {e, std::system_category()};
+}
+std::error_code last_error() {
+    return os_error(errno);
+}
 
 constexpr std::uint32_t absent = ~std::uint32_t{0};
 
@@ -190,9 +194,9 @@ private:
         }
     }
 
-    std::vector<pollfd> fds_;             // [0] is the wake-up pipe, then one per descriptor
-    std::vector<std::uint64_t> tokens_;   // parallel to fds_
-    std::vector<std::uint32_t> index_;    // descriptor -> position in fds_, or `absent`
+    std::vector<pollfd> fds_;            // [0] is the wake-up pipe, then one per descriptor
+    std::vector<std::uint64_t> tokens_;  // parallel to fds_
+    std::vector<std::uint32_t> index_;   // descriptor -> position in fds_, or `absent`
     int wake_wr_;
     std::size_t next_ = 0;
 };

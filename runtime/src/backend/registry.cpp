@@ -9,11 +9,11 @@
 namespace corio {
 
 std::vector<std::string> available_backends() {
-    return {"epoll", "epoll-et", "poll", "select",
+    std::vector<std::string> names{"epoll", "epoll-et", "poll", "select"};
 #ifdef CORIO_HAS_KQUEUE
-            "kqueue",
+    names.emplace_back("kqueue");
 #endif
-    };
+    return names;
 }
 
 std::string default_backend_name() {

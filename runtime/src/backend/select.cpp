@@ -14,8 +14,12 @@
 namespace corio::detail {
 namespace {
 
-std::error_code os_error(int e) { return {e, std::system_category()}; }
-std::error_code last_error() { return os_error(errno); }
+std::error_code os_error(int e) {
+    return {e, std::system_category()};
+}
+std::error_code last_error() {
+    return os_error(errno);
+}
 
 /// A non-blocking, close-on-exec pipe: [0] is watched by wait(), [1] is written by wake().
 result<void> open_wake_pipe(int fds[2]) {

@@ -67,7 +67,8 @@ private:
 };
 
 TEST_CASE("select refuses a descriptor >= FD_SETSIZE with errc::fd_set_overflow") {
-    const corio_test::descriptor_limit limit(FD_SETSIZE + 64);  // first, so that it is restored last
+    // First, so that it is restored last.
+    const corio_test::descriptor_limit limit(FD_SETSIZE + 64);
     if (!limit.ok()) {
         WARN("RLIMIT_NOFILE cannot be raised above FD_SETSIZE here; nothing to check");
         return;
@@ -120,7 +121,8 @@ corio::task<std::error_code> recv_error(corio::io_handle& h) {
 }
 
 TEST_CASE("on select, waiting on a descriptor >= FD_SETSIZE fails the operation, not the loop") {
-    const corio_test::descriptor_limit limit(FD_SETSIZE + 64);  // first, so that it is restored last
+    // First, so that it is restored last.
+    const corio_test::descriptor_limit limit(FD_SETSIZE + 64);
     if (!limit.ok()) {
         WARN("RLIMIT_NOFILE cannot be raised above FD_SETSIZE here; nothing to check");
         return;
