@@ -2,6 +2,10 @@
 // The corio error category.
 #include <corio/error.hpp>
 
+#include <string>
+
+#include <sys/select.h>
+
 namespace corio {
 namespace {
 
@@ -11,7 +15,8 @@ public:
     std::string message(int code) const override {
         switch (static_cast<errc>(code)) {
             case errc::fd_set_overflow:
-                return "descriptor is >= FD_SETSIZE and cannot be watched by select()";
+                return "descriptor is >= FD_SETSIZE (" + std::to_string(FD_SETSIZE) +
+                       ") and cannot be watched by select()";
             case errc::backend_unavailable:
                 return "reactor backend is not available on this build or machine";
             case errc::unexpected_eof:

@@ -103,7 +103,7 @@ private:
             have_pwait2_ = false;  // kernels before 5.11: fall back to millisecond timeouts
         }
         // Round up so a timer is never woken for early and then spun on.
-        const auto ms = (ns + 999'999) / 1'000'000;
+        const auto ms = ns / 1'000'000 + (ns % 1'000'000 != 0);  // no overflow near INT64_MAX
         return ::epoll_wait(epfd_, evs, cap, static_cast<int>(std::min<std::int64_t>(ms, INT32_MAX)));
     }
 
