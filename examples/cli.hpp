@@ -3,6 +3,8 @@
 #pragma once
 
 #include <corio/backend.hpp>
+#include <corio/net/address.hpp>
+#include <corio/runtime.hpp>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -67,6 +69,24 @@ public:
             return true;
         }
         return false;
+    }
+    /// The endpoint for --host/--port; usage and exit 2 when the host is not an IP address.
+    corio::net::endpoint endpoint(const std::string& host, std::uint16_t port) const {
+        auto ep = corio::net::endpoint::from(host, port);
+        if (!ep) {
+            fail(fmt::format("--host: '{}' is not an IP address", host));
+        }
+        return *ep;
+    }
+    /// A runtime on the --backend chosen ("" = default); usage and exit 2 when it cannot open.
+    corio::runtime runtime(const std::string& backend) const {
+        corio::runtime_options options;
+        options.backend = backend;
+        auto rt = corio::runtime::create(std::move(options));
+        if (!rt) {
+            fail(fmt::format("--backend '{}': {}", backend, rt.error().message()));
+        }
+        return std::move(*rt);
     }
     [[noreturn]] void unknown() { fail(fmt::format("unknown argument '{}'", argv_[i_])); }
     [[noreturn]] void fail(const std::string& why) const {

@@ -112,20 +112,12 @@ int main(int argc, char** argv) {
     if (host.empty() || port < 0) {
         a.fail("--host and --port are required");
     }
-    auto server = endpoint::from(host, static_cast<std::uint16_t>(port));
-    if (!server) {
-        a.fail(fmt::format("--host: '{}' is not an IP address", host));
-    }
+    const endpoint server = a.endpoint(host, static_cast<std::uint16_t>(port));
     cli::raise_fd_limit();
-    corio::runtime_options options;
-    options.backend = backend;
-    auto rt = corio::runtime::create(std::move(options));
-    if (!rt) {
-        a.fail(fmt::format("--backend '{}': {}", backend, rt.error().message()));
-    }
+    corio::runtime rt = a.runtime(backend);
     totals t;
     const auto start = std::chrono::steady_clock::now();
-    rt->block_on(run(*server, conns, size, count, t));
+    rt.block_on(run(server, conns, size, count, t));
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
     fmt::print("conns={} messages={} bytes={} seconds={:.3f} msgs/s={:.0f} mismatches={}\n", conns,
                t.messages, t.bytes, took.count(), t.messages / took.count(), t.mismatches);

@@ -92,24 +92,16 @@ int main(int argc, char** argv) {
             a.unknown();
         }
     }
-    auto ep = corio::net::endpoint::from(host, port);
-    if (!ep) {
-        a.fail(fmt::format("--host: '{}' is not an IP address", host));
-    }
+    const auto ep = a.endpoint(host, port);
     cli::raise_fd_limit();
-    corio::runtime_options options;
-    options.backend = backend;
-    auto rt = corio::runtime::create(std::move(options));
-    if (!rt) {
-        a.fail(fmt::format("--backend '{}': {}", backend, rt.error().message()));
-    }
-    auto listener = tcp_listener::bind(*ep);
+    corio::runtime rt = a.runtime(backend);
+    auto listener = tcp_listener::bind(ep);
     if (!listener) {
-        fmt::print(stderr, "echo_server: bind {}: {}\n", ep->to_string(), listener.error().message());
+        fmt::print(stderr, "echo_server: bind {}: {}\n", ep.to_string(), listener.error().message());
         return 1;
     }
-    fmt::print("listening on {} ({})\n", listener->local_endpoint()->to_string(), rt->backend_name());
+    fmt::print("listening on {} ({})\n", listener->local_endpoint()->to_string(), rt.backend_name());
     std::fflush(stdout);
-    rt->block_on(serve(*listener, std::chrono::seconds(drain)));
+    rt.block_on(serve(*listener, std::chrono::seconds(drain)));
     return 0;
 }
