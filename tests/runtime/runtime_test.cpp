@@ -367,4 +367,35 @@ TEST_CASE("yield lets the other ready tasks run before the caller continues") {
     CHECK(log == std::vector<std::string>{"a1", "b1", "a2", "b2", "a3", "b3"});
 }
 
+TEST_CASE("stop() called before run() makes run() return instead of being lost") {
+    corio::runtime rt;
+    int ran = 0;
+    rt.spawn([](int& n) -> corio::task<void> {
+        ++n;
+        co_return;
+    }(ran));
+    rt.stop();
+    rt.run();  // would block forever if the earlier stop() were forgotten
+    CHECK(ran == 1);
+}
+
+corio::task<void> park_reader(corio::io_handle& h) {
+    std::byte b[1];
+    (void)co_await h.recv(b);
+}
+
+TEST_CASE("an io_handle registered on a runtime can be closed after the runtime is gone") {
+    corio_test::socket_pair pair;
+    corio::io_handle h(pair.take(0));
+    {
+        corio::runtime rt;
+        rt.spawn(park_reader(h));  // registers h with this runtime's reactor, then parks
+        rt.stop();
+        rt.run();
+    }  // destroys the parked task and must detach h from the dying reactor
+    CHECK(h.is_open());
+    CHECK(h.close());  // under ASan, a use of the freed scheduler here fails the test
+    CHECK_FALSE(h.is_open());
+}
+
 }  // namespace
