@@ -44,16 +44,7 @@ result<void> io_handle::close() noexcept {
     if (fd_ < 0) {
         return {};
     }
-    const auto closed = make_error_code(errc::closed);
-    if (reader_) {
-        sched_->wake_waiter(*reader_, closed);
-    }
-    if (writer_) {
-        sched_->wake_waiter(*writer_, closed);
-    }
-    deregister();
-    ready_ = readiness::readable | readiness::writable;
-    return detail::sys_close(std::exchange(fd_, -1));
+    return detail::sys_close(release());
 }
 
 int io_handle::release() noexcept {
@@ -65,6 +56,7 @@ int io_handle::release() noexcept {
         sched_->wake_waiter(*writer_, closed);
     }
     deregister();
+    ready_ = readiness::readable | readiness::writable;
     return std::exchange(fd_, -1);
 }
 

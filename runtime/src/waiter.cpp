@@ -12,6 +12,11 @@ void cancel_on_stop::operator()() const noexcept { w->sched->request_cancel(*w);
 
 bool waiter::watch_stop(const std::stop_token& explicit_token, const std::stop_token* ambient) {
     if (explicit_token.stop_requested() || (ambient && ambient->stop_requested())) {
+        if (detach) {
+            detach(*this);
+        }
+        st = state::idle;
+        reason = std::make_error_code(std::errc::operation_canceled);
         return false;
     }
     const bool use_ambient = ambient && ambient->stop_possible();

@@ -56,12 +56,7 @@ public:
             n_.sched = s;
             n_.handle = h;
             e_.link(n_);
-            if (!n_.watch_stop(token_, detail::ambient_stop_of(h))) {
-                e_.unlink(n_);
-                n_.reason = std::make_error_code(std::errc::operation_canceled);
-                return false;
-            }
-            return true;
+            return n_.watch_stop(token_, detail::ambient_stop_of(h));
         }
         result<void> await_resume() noexcept {
             n_.st = detail::waiter::state::idle;

@@ -178,12 +178,7 @@ public:
             r_.emplace(p.error());
             return false;
         }
-        if (!w_.watch_stop(token_, detail::ambient_stop_of(h))) {
-            h_.unpark(w_);
-            w_.reason = std::make_error_code(std::errc::operation_canceled);
-            return false;
-        }
-        return true;
+        return w_.watch_stop(token_, detail::ambient_stop_of(h));
     }
 
     result_type await_resume() {

@@ -48,13 +48,7 @@ private:
         w_.deadline = relative_ ? detail::deadline_after(s->now(), delay_) : deadline_;
         s->timers().insert(w_);
         w_.st = detail::waiter::state::parked;
-        if (!w_.watch_stop(token_, ambient)) {
-            s->timers().cancel(w_);
-            w_.st = detail::waiter::state::idle;
-            w_.reason = std::make_error_code(std::errc::operation_canceled);
-            return false;
-        }
-        return true;
+        return w_.watch_stop(token_, ambient);
     }
 
     clock_type::time_point deadline_{};

@@ -45,8 +45,9 @@ struct waiter {
     waiter& operator=(const waiter&) = delete;
     ~waiter() { release(); }
 
-    /// Installs the stop callbacks; false if one of the tokens is already stopped (then the
-    /// caller completes with operation_canceled instead of suspending).
+    /// Called once parked: installs the stop callbacks. If a token is already stopped it
+    /// unparks instead (detach), sets reason to operation_canceled and returns false, so the
+    /// caller completes without suspending.
     bool watch_stop(const std::stop_token& explicit_token, const std::stop_token* ambient);
     /// Detaches from every source and from the ready queue; called before destruction.
     void release() noexcept;
