@@ -45,6 +45,15 @@ else()
   set(CORIO_PC_REQUIRES_PRIVATE "fmt")
 endif()
 
+# liburing likewise (the io_uring backend links it privately, by name: -luring).
+if(CORIO_HAS_IO_URING_BACKEND)
+  if(CORIO_STATIC)
+    string(APPEND CORIO_PC_REQUIRES " liburing")
+  else()
+    string(APPEND CORIO_PC_REQUIRES_PRIVATE " liburing")
+  endif()
+endif()
+
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/corioConfig.cmake.in
   ${PROJECT_BINARY_DIR}/corioConfig.cmake INSTALL_DESTINATION ${corio_cmake_dir})
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/corioConfigVersion.cmake

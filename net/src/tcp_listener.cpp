@@ -24,11 +24,6 @@ result<void> set_flag(int fd, int level, int name, bool on) {
     return {};
 }
 
-struct accept_op {
-    int fd;
-    result<int> operator()() const noexcept { return corio::detail::sys_accept(fd, nullptr, nullptr); }
-};
-
 bool out_of_descriptors(std::error_code e) {
     return e == std::errc::too_many_files_open || e == std::errc::too_many_files_open_in_system ||
            e == std::errc::not_enough_memory || e == std::errc::no_buffer_space;
@@ -70,7 +65,7 @@ result<tcp_listener> tcp_listener::bind(const endpoint& local, listen_options op
 task<result<tcp_stream>> tcp_listener::accept(std::stop_token token) {
     auto backoff = std::chrono::milliseconds(1);
     for (;;) {
-        auto fd = co_await h_.perform(interest::read, accept_op{h_.fd()}, token);
+        auto fd = co_await h_.accept(token);
         if (fd) {
             co_return tcp_stream(io_handle(*fd));
         }

@@ -6,6 +6,7 @@
 #include "socket.hpp"
 
 #include <cerrno>
+#include <utility>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -26,9 +27,21 @@ result<pooled_buffer> detail::pooled_recv_op::operator()() const noexcept {
     return buf;
 }
 
+result<pooled_buffer> detail::pooled_recv_op::complete(corio::detail::completion& c) const noexcept {
+    pooled_buffer buf(std::exchange(c.buffer, nullptr), c.res > 0 ? static_cast<std::size_t>(c.res) : 0);
+    if (c.res <= 0) {
+        buf.reset();
+        if (c.res < 0) {
+            return std::error_code(-c.res, std::system_category());
+        }
+    }
+    return buf;
+}
+
 namespace {
-task<result<bool>> wait_connected(io_handle& h, std::stop_token token) {
-    co_return co_await h.wait_ready(interest::write, std::move(token));
+task<result<void>> connect_handle(io_handle& h, const sockaddr_storage& ss, std::size_t len,
+                                  std::stop_token token) {
+    co_return co_await h.connect(&ss, len, std::move(token));
 }
 }  // namespace
 
@@ -41,22 +54,12 @@ task<result<tcp_stream>> tcp_stream::connect(endpoint peer, clock_type::duration
     io_handle h(*fd);
     sockaddr_storage ss{};
     const auto len = peer.to_sockaddr(&ss, sizeof ss);
-    if (::connect(*fd, reinterpret_cast<const sockaddr*>(&ss), static_cast<socklen_t>(len)) == 0) {
-        co_return tcp_stream(std::move(h));
-    }
-    // EINTR: the connection attempt goes on asynchronously, exactly as with EINPROGRESS.
-    if (errno != EINPROGRESS && errno != EINTR) {
-        co_return std::error_code(errno, std::system_category());
-    }
-    h.clear_ready(interest::write);  // writable only once the handshake ends
-    result<bool> ready = timeout > clock_type::duration::zero()
-                             ? co_await with_timeout(timeout, wait_connected(h, std::move(token)))
-                             : co_await wait_connected(h, std::move(token));
-    if (!ready) {
-        co_return ready.error();
-    }
-    if (auto e = corio::detail::sys_socket_error(*fd); !e) {
-        co_return e.error();
+    result<void> connected =
+        timeout > clock_type::duration::zero()
+            ? co_await with_timeout(timeout, connect_handle(h, ss, len, std::move(token)))
+            : co_await h.connect(&ss, len, std::move(token));
+    if (!connected) {
+        co_return connected.error();
     }
     co_return tcp_stream(std::move(h));
 }

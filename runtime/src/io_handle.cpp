@@ -2,7 +2,10 @@
 // io_handle: lazy registration, readiness cache and the reactor callback.
 #include <corio/io_handle.hpp>
 
+#include <cerrno>
 #include <utility>
+
+#include <sys/socket.h>
 
 namespace corio {
 
@@ -19,6 +22,7 @@ void io_handle::take(io_handle& o) noexcept {
     sched_ = std::exchange(o.sched_, nullptr);
     token_ = std::exchange(o.token_, {});
     registered_ = std::exchange(o.registered_, interest::none);
+    backend_state_ = std::exchange(o.backend_state_, false);
     ready_ = std::exchange(o.ready_, readiness::readable | readiness::writable);
     reader_ = std::exchange(o.reader_, nullptr);
     writer_ = std::exchange(o.writer_, nullptr);
@@ -55,21 +59,36 @@ int io_handle::release() noexcept {
     if (writer_) {
         sched_->wake_waiter(*writer_, closed);
     }
+    if (backend_state_ && token_.valid()) {  // token_ invalid: the runtime is already gone
+        if (auto* port = sched_->io().completions()) {
+            port->forget(fd_);
+        }
+    }
+    backend_state_ = false;
     deregister();
     ready_ = readiness::readable | readiness::writable;
     return std::exchange(fd_, -1);
 }
 
-result<void> io_handle::park(detail::io_wait& w, interest dir, detail::scheduler& s) {
+detail::io_wait*& io_handle::slot_for(interest dir) {
     detail::io_wait*& slot = dir == interest::read ? reader_ : writer_;
     if (slot) {
         throw usage_error(dir == interest::read
                               ? "corio::io_handle: a second concurrent read on one handle"
                               : "corio::io_handle: a second concurrent write on one handle");
     }
-    if (sched_ && sched_ != &s && token_.valid()) {
+    return slot;
+}
+
+void io_handle::check_runtime(detail::scheduler& s) const {
+    if (sched_ && sched_ != &s && (token_.valid() || reader_ || writer_)) {
         throw usage_error("corio::io_handle: handle used from a second runtime");
     }
+}
+
+result<void> io_handle::park(detail::io_wait& w, interest dir, detail::scheduler& s) {
+    detail::io_wait*& slot = slot_for(dir);
+    check_runtime(s);
     sched_ = &s;
     // Edge-triggered backends watch both directions from the start and are never modified;
     // level-triggered ones watch only what someone waits for (else they report it forever).
@@ -99,12 +118,96 @@ result<void> io_handle::park(detail::io_wait& w, interest dir, detail::scheduler
     return {};
 }
 
-void io_handle::unpark(detail::io_wait& w) noexcept {
+result<void> io_handle::park(detail::completion& c, interest dir, detail::scheduler& s,
+                             detail::completion_kind kind) {
+    detail::io_wait*& slot = slot_for(dir);
+    check_runtime(s);
+    sched_ = &s;
+    if (kind == detail::completion_kind::accept && !token_.valid()) {
+        // The backend keeps a multishot accept for this fd. A registration without interest
+        // makes the runtime's teardown reach this handle (forget_runtime), so a listener that
+        // outlives its runtime never calls into it.
+        auto t = s.io().add(fd_, interest::none, &io_handle::on_event, this);
+        if (!t) {
+            return t.error();
+        }
+        token_ = *t;
+    }
+    backend_state_ = backend_state_ || kind == detail::completion_kind::accept;
+    slot = &c;
+    c.owner = this;
+    c.dir = dir;
+    c.sched = &s;
+    c.st = detail::waiter::state::parked;
+    c.res = 0;
+    c.buffer = nullptr;
+    c.detach = [](detail::waiter& base) noexcept {  // the frame is going away: wait for the kernel
+        auto& cw = static_cast<detail::completion&>(base);
+        if (cw.owner) {
+            cw.owner->unpark(cw);
+        }
+        cw.sched->io().completions()->abandon(cw);
+        cw.res = -ECANCELED;
+    };
+    c.interrupt = [](detail::waiter& base) noexcept {  // cancel, close: resumed at the CQE
+        auto& cw = static_cast<detail::completion&>(base);
+        if (cw.owner) {
+            cw.owner->unlink(cw);
+        }
+        cw.sched->io().completions()->cancel(cw);
+    };
+    return {};
+}
+
+void io_handle::unlink(detail::io_wait& w) noexcept {
     if (reader_ == &w) {
         reader_ = nullptr;
     } else if (writer_ == &w) {
         writer_ = nullptr;
     }
+    w.owner = nullptr;
+}
+
+void detail::complete(completion& c) noexcept {
+    if (c.owner) {
+        c.owner->unlink(c);
+    }
+    c.st = waiter::state::scheduled;
+    c.sched->schedule(c.handle);
+}
+
+result<int> detail::accept_op::complete(completion& c) const noexcept {
+    if (c.res < 0) {
+        return std::error_code(-c.res, std::system_category());
+    }
+    return c.res;
+}
+
+result<void> detail::connect_op::operator()() const noexcept {
+    if (started) {
+        return sys_socket_error(fd);  // writable: the handshake ended, one way or the other
+    }
+    if (::connect(fd, static_cast<const sockaddr*>(addr), static_cast<socklen_t>(addr_len)) == 0) {
+        return {};
+    }
+    const int e = errno;
+    // EINTR: the attempt goes on asynchronously, exactly as with EINPROGRESS.
+    if (e == EINPROGRESS || e == EINTR) {
+        started = true;
+        return std::error_code(EAGAIN, std::system_category());  // would block: wait, then SO_ERROR
+    }
+    return std::error_code(e, std::system_category());
+}
+
+result<void> detail::connect_op::complete(completion& c) const noexcept {
+    if (c.res < 0) {
+        return std::error_code(-c.res, std::system_category());
+    }
+    return {};
+}
+
+void io_handle::unpark(detail::io_wait& w) noexcept {
+    unlink(w);
     w.st = detail::waiter::state::idle;
 }
 

@@ -22,6 +22,7 @@ result<std::unique_ptr<reactor>> reactor::open(std::string_view backend) {
 reactor::reactor(std::unique_ptr<detail::backend> b)
     : backend_(std::move(b)),
       edge_triggered_(backend_->edge_triggered()),
+      completions_(backend_->completions()),
       events_(new detail::ready_event[event_batch]) {}
 
 reactor::~reactor() = default;
@@ -116,5 +117,6 @@ result<std::size_t> reactor::poll(std::optional<std::chrono::nanoseconds> timeou
 
 void reactor::wake() noexcept { backend_->wake(); }
 std::string_view reactor::backend_name() const noexcept { return backend_->name(); }
+reactor_stats reactor::stats() const noexcept { return backend_->stats(); }
 
 }  // namespace corio

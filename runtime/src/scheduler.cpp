@@ -64,6 +64,13 @@ void scheduler::wake_waiter(waiter& w, std::error_code why) {
     if (w.st != waiter::state::parked) {
         return;
     }
+    if (w.interrupt) {
+        if (!w.reason) {  // the first reason wins; a second would only cancel again
+            w.reason = why;
+            w.interrupt(w);
+        }
+        return;
+    }
     if (w.detach) {
         w.detach(w);
     }

@@ -2,6 +2,7 @@
 // io_handle: a non-blocking descriptor whose operations suspend on EAGAIN until it is ready.
 #pragma once
 
+#include <corio/detail/completion.hpp>
 #include <corio/detail/scheduler.hpp>
 #include <corio/detail/sys.hpp>
 #include <corio/detail/waiter.hpp>
@@ -16,21 +17,13 @@
 #include <optional>
 #include <span>
 #include <stop_token>
+#include <cerrno>
+#include <concepts>
 #include <type_traits>
 
 namespace corio {
 
 class io_handle;
-
-namespace detail {
-/// A coroutine parked on an io_handle until one direction is ready. The reactor callback
-/// calls `attempt` to retry the system call, so a spurious wake-up never resumes anyone.
-struct io_wait : waiter {
-    bool (*attempt)(io_wait&) noexcept = nullptr;  // true once the operation finished
-    io_handle* owner = nullptr;
-    interest dir = interest::none;
-};
-}  // namespace detail
 
 template <class Op>
 class io_operation;
@@ -40,25 +33,67 @@ namespace detail {
 struct ready_op {
     result<bool> operator()() const noexcept { return true; }
 };
+// Each also describes itself to a completion backend (describe) and reads its result back
+// from the completion (complete), so the same call works on io_uring.
 struct recv_op {
     io_handle* h;
     std::span<std::byte> buf;
     result<std::size_t> operator()() const noexcept;
+    completion_request describe() const noexcept;
+    result<std::size_t> complete(completion& c) const noexcept { return c.bytes(); }
 };
 struct read_op {
     int fd;
     std::span<std::byte> buf;
     result<std::size_t> operator()() const noexcept { return sys_read(fd, buf.data(), buf.size()); }
+    completion_request describe() const noexcept {
+        return {completion_kind::read, fd, buf.data(), buf.size()};
+    }
+    result<std::size_t> complete(completion& c) const noexcept { return c.bytes(); }
 };
 struct send_op {
     int fd;
     std::span<const std::byte> buf;
     result<std::size_t> operator()() const noexcept { return sys_send(fd, buf.data(), buf.size()); }
+    completion_request describe() const noexcept {
+        return {completion_kind::send, fd, const_cast<std::byte*>(buf.data()), buf.size()};
+    }
+    result<std::size_t> complete(completion& c) const noexcept { return c.bytes(); }
 };
 struct writev_op {
     int fd;
     std::span<const const_buffer> bufs;
     result<std::size_t> operator()() const noexcept { return sys_writev(fd, bufs); }
+    completion_request describe() const noexcept {
+        return {completion_kind::writev, fd, const_cast<const_buffer*>(bufs.data()), bufs.size()};
+    }
+    result<std::size_t> complete(completion& c) const noexcept { return c.bytes(); }
+};
+/// accept4(2): a non-blocking, close-on-exec descriptor (multishot accept on io_uring).
+struct accept_op {
+    int fd;
+    result<int> operator()() const noexcept { return sys_accept(fd, nullptr, nullptr); }
+    completion_request describe() const noexcept { return {completion_kind::accept, fd}; }
+    result<int> complete(completion& c) const noexcept;
+};
+/// connect(2) on a non-blocking socket: starts it, then after writability reads SO_ERROR.
+struct connect_op {
+    int fd;
+    const void* addr;
+    std::size_t addr_len;
+    mutable bool started = false;
+    result<void> operator()() const noexcept;
+    completion_request describe() const noexcept {
+        return {completion_kind::connect, fd, const_cast<void*>(addr), addr_len};
+    }
+    result<void> complete(completion& c) const noexcept;
+};
+
+/// Ops a completion backend can run whole (the rest wait for readiness there too).
+template <class Op>
+concept completion_capable = requires(const Op& op, completion& c) {
+    { op.describe() } -> std::same_as<completion_request>;
+    op.complete(c);
 };
 }  // namespace detail
 
@@ -106,6 +141,13 @@ public:
     /// Errors as send.
     io_operation<detail::writev_op> writev(std::span<const const_buffer> bufs,
                                            std::stop_token token = {});
+    /// Accepts one connection on a listening socket: a non-blocking, close-on-exec descriptor
+    /// the caller owns. Errors: the OS errno (EMFILE...), operation_canceled, errc::closed.
+    io_operation<detail::accept_op> accept(std::stop_token token = {});
+    /// Connects a non-blocking socket to `addr` (a sockaddr of `addr_len` bytes that must stay
+    /// valid until completion). Errors: ECONNREFUSED etc., operation_canceled, errc::closed.
+    io_operation<detail::connect_op> connect(const void* addr, std::size_t addr_len,
+                                             std::stop_token token = {});
 
     /// One non-blocking recv(2) that never suspends: would-block comes back as EAGAIN.
     /// EAGAIN or a short read marks the handle not readable (a stream socket is then drained).
@@ -118,7 +160,12 @@ public:
 
     /// For awaitables: parks `w` until its direction is ready. Errors: reactor add/modify.
     result<void> park(detail::io_wait& w, interest dir, detail::scheduler& s);
+    /// For awaitables on a completion backend: occupies `dir`'s slot while `c` is submitted.
+    result<void> park(detail::completion& c, interest dir, detail::scheduler& s,
+                      detail::completion_kind kind);
     void unpark(detail::io_wait& w) noexcept;
+    /// Frees `w`'s slot without touching its state (its completion is still on the way).
+    void unlink(detail::io_wait& w) noexcept;
 
 private:
     friend class detail::scheduler;
@@ -128,8 +175,18 @@ private:
         sched_ = nullptr;
         token_ = {};
         registered_ = interest::none;
+        backend_state_ = false;
+        for (auto* w : {reader_, writer_}) {
+            if (w) {  // its frame stays suspended for good: nothing may resume it now
+                w->owner = nullptr;
+                w->st = detail::waiter::state::idle;
+            }
+        }
+        reader_ = writer_ = nullptr;
     }
     void finish(detail::io_wait*& slot) noexcept;
+    detail::io_wait*& slot_for(interest dir);
+    void check_runtime(detail::scheduler& s) const;
     void drop_unwanted(readiness r, bool had_reader, bool had_writer) noexcept;
     void deregister() noexcept;
     void take(io_handle& o) noexcept;
@@ -141,6 +198,7 @@ private:
     // Optimistic at first: try the call before asking the kernel (most calls succeed).
     // readiness::hangup stays once reported: the end of stream needs no further event.
     std::uint8_t ready_ = readiness::readable | readiness::writable;
+    bool backend_state_ = false;  // the completion backend keeps state for fd_ (multishot)
     detail::io_wait* reader_ = nullptr;
     detail::io_wait* writer_ = nullptr;
 };
@@ -164,6 +222,12 @@ public:
             r_.emplace(errc::closed);
             return true;
         }
+        if constexpr (completion) {
+            if (auto* s = detail::scheduler::current(); s && s->io().completions()) {
+                on_port_ = true;  // submitted whole in await_suspend: no readiness to try
+                return false;
+            }
+        }
         return h_.ready_for(dir_) && try_once();
     }
 
@@ -174,6 +238,11 @@ public:
             throw usage_error("corio::io_handle: no runtime is running on this thread");
         }
         w_.handle = h;
+        if constexpr (completion) {
+            if (on_port_) {
+                return submit(*s, detail::ambient_stop_of(h));
+            }
+        }
         if (auto p = h_.park(w_, dir_, *s); !p) {
             r_.emplace(p.error());
             return false;
@@ -183,6 +252,12 @@ public:
 
     result_type await_resume() {
         w_.st = detail::waiter::state::idle;
+        if constexpr (completion) {
+            // A result the kernel produced wins over a late cancellation: no data is dropped.
+            if (on_port_ && (w_.res >= 0 || !w_.reason)) {
+                return op_.complete(w_);
+            }
+        }
         if (w_.reason) {
             return w_.reason;
         }
@@ -190,14 +265,34 @@ public:
     }
 
 private:
-    struct wait_type final : detail::io_wait {
+    static constexpr bool completion = detail::completion_capable<Op>;
+    using wait_base = std::conditional_t<completion, detail::completion, detail::io_wait>;
+    struct wait_type final : wait_base {
         io_operation* self = nullptr;
         wait_type() noexcept {
-            attempt = [](detail::io_wait& w) noexcept {
+            this->attempt = [](detail::io_wait& w) noexcept {
                 return static_cast<wait_type&>(w).self->try_once();
             };
         }
     };
+
+    bool submit(detail::scheduler& s, const std::stop_token* ambient) {
+        if (token_.stop_requested() || (ambient && ambient->stop_requested())) {
+            w_.reason = std::make_error_code(std::errc::operation_canceled);
+            w_.res = -ECANCELED;
+            return false;
+        }
+        const detail::completion_request req = op_.describe();
+        if (auto p = h_.park(w_, dir_, s, req.kind); !p) {
+            w_.res = -p.error().value();
+            return false;
+        }
+        if (!s.io().completions()->submit(w_, req)) {
+            h_.unpark(w_);
+            return false;
+        }
+        return w_.watch_stop(token_, ambient);
+    }
 
     bool try_once() noexcept {
         r_.emplace(op_());
@@ -213,6 +308,7 @@ private:
     Op op_;
     std::stop_token token_;
     std::optional<result_type> r_;
+    bool on_port_ = false;  // submitted to a completion backend rather than tried
     wait_type w_;
 };
 
@@ -239,8 +335,18 @@ inline io_operation<detail::writev_op> io_handle::writev(std::span<const const_b
                                                          std::stop_token token) {
     return perform(interest::write, detail::writev_op{fd_, bufs}, std::move(token));
 }
+inline io_operation<detail::accept_op> io_handle::accept(std::stop_token token) {
+    return perform(interest::read, detail::accept_op{fd_}, std::move(token));
+}
+inline io_operation<detail::connect_op> io_handle::connect(const void* addr, std::size_t addr_len,
+                                                           std::stop_token token) {
+    return perform(interest::write, detail::connect_op{fd_, addr, addr_len}, std::move(token));
+}
 inline result<std::size_t> detail::recv_op::operator()() const noexcept {
     return h->try_recv(buf);
+}
+inline detail::completion_request detail::recv_op::describe() const noexcept {
+    return {completion_kind::recv, h->fd(), buf.data(), buf.size()};
 }
 
 }  // namespace corio

@@ -16,8 +16,17 @@
 namespace corio {
 namespace detail {
 class backend;
+class completion_port;
 struct ready_event;
 }  // namespace detail
+
+/// Counters a backend keeps (zero where they do not apply), for benchmarks and tests.
+struct reactor_stats {
+    std::uint64_t enters = 0;          ///< io_uring_enter calls (io_uring)
+    std::uint64_t submissions = 0;     ///< SQEs those calls submitted (io_uring)
+    std::uint64_t operations = 0;      ///< operations queued as SQEs (io_uring)
+    std::uint64_t buffer_retries = 0;  ///< pooled receives retried after ENOBUFS (io_uring)
+};
 
 /// The dispatcher over one backend (as Redis's ae.c): registrations live in slots named by
 /// tokens, and poll() calls each ready slot's callback. One thread uses it; wake() is any-thread.
@@ -50,7 +59,10 @@ public:
     void wake() noexcept;
 
     std::string_view backend_name() const noexcept;
+    reactor_stats stats() const noexcept;
     bool edge_triggered() const noexcept { return edge_triggered_; }
+    /// The backend's completion interface (io_uring), or nullptr for a readiness-only backend.
+    detail::completion_port* completions() const noexcept { return completions_; }
     /// Calls fn(callback, context) for every live registration (teardown and diagnostics).
     template <class Fn>
     void for_each_registration(Fn&& fn) const {
@@ -77,6 +89,7 @@ private:
 
     std::unique_ptr<detail::backend> backend_;
     bool edge_triggered_;  // cached: io_handle asks on every event
+    detail::completion_port* completions_;  // cached likewise, per operation
     std::vector<slot> slots_;
     std::uint32_t free_head_ = no_slot;
     std::size_t live_ = 0;

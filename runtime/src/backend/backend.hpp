@@ -2,7 +2,9 @@
 // The backend interface: translates corio's vocabulary to one kernel API and blocks in wait.
 #pragma once
 
+#include <corio/detail/completion.hpp>
 #include <corio/interest.hpp>
+#include <corio/reactor.hpp>
 #include <corio/result.hpp>
 
 #include <chrono>
@@ -32,6 +34,10 @@ public:
     /// True when a readiness is reported once per change (epoll-et, kqueue EV_CLEAR), so
     /// callers must drain until EAGAIN; corio's operations always do, so both modes work.
     virtual bool edge_triggered() const noexcept = 0;
+    /// A completion backend also runs whole operations (see detail/completion.hpp); wait()
+    /// then resumes their coroutines through detail::complete as their results arrive.
+    virtual completion_port* completions() noexcept { return nullptr; }
+    virtual reactor_stats stats() const noexcept { return {}; }
 
     virtual result<void> add(int fd, interest want, std::uint64_t token) = 0;
     virtual result<void> modify(int fd, interest want, std::uint64_t token) = 0;
@@ -55,6 +61,11 @@ result<std::unique_ptr<backend>> open_poll();
 result<std::unique_ptr<backend>> open_select();
 #ifdef CORIO_HAS_KQUEUE
 result<std::unique_ptr<backend>> open_kqueue();
+#endif
+#ifdef CORIO_HAS_IO_URING
+/// Probes the kernel: errc::backend_unavailable (with the reason in `why`) when io_uring is
+/// missing, disabled (kernel.io_uring_disabled, seccomp) or lacks a feature corio needs.
+result<std::unique_ptr<backend>> open_io_uring(std::string& why);
 #endif
 
 }  // namespace corio::detail

@@ -4,7 +4,12 @@
 
 #include "backend/backend.hpp"
 
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
+#include <string>
 
 namespace corio {
 
@@ -12,6 +17,9 @@ std::vector<std::string> available_backends() {
     std::vector<std::string> names{"epoll", "epoll-et", "poll", "select"};
 #ifdef CORIO_HAS_KQUEUE
     names.emplace_back("kqueue");
+#endif
+#ifdef CORIO_HAS_IO_URING
+    names.emplace_back("io_uring");
 #endif
     return names;
 }
@@ -24,6 +32,24 @@ std::string default_backend_name() {
 }
 
 namespace detail {
+namespace {
+#ifdef CORIO_HAS_IO_URING
+// io_uring may be compiled in yet absent or disabled at run time (old kernel, seccomp,
+// kernel.io_uring_disabled): run on epoll then, and say so once per process.
+result<std::unique_ptr<backend>> open_io_uring_or_epoll() {
+    std::string why;
+    auto b = open_io_uring(why);
+    if (b) {
+        return b;
+    }
+    static std::atomic<bool> told{false};
+    if (!told.exchange(true)) {
+        fmt::print(stderr, "corio: io_uring unavailable ({}); using epoll instead\n", why);
+    }
+    return open_epoll(false);
+}
+#endif
+}  // namespace
 
 result<std::unique_ptr<backend>> open_backend(std::string_view name) {
     if (name.empty()) {
@@ -44,6 +70,11 @@ result<std::unique_ptr<backend>> open_backend(std::string_view name) {
 #ifdef CORIO_HAS_KQUEUE
     if (name == "kqueue") {
         return open_kqueue();
+    }
+#endif
+#ifdef CORIO_HAS_IO_URING
+    if (name == "io_uring") {
+        return open_io_uring_or_epoll();
     }
 #endif
     return errc::backend_unavailable;

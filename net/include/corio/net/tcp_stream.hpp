@@ -24,6 +24,11 @@ namespace detail {
 struct pooled_recv_op {
     io_handle* h;
     result<pooled_buffer> operator()() const noexcept;
+    // On io_uring the kernel picks the buffer from a provided-buffer ring when data arrives.
+    corio::detail::completion_request describe() const noexcept {
+        return {corio::detail::completion_kind::recv_pooled, h->fd()};
+    }
+    result<pooled_buffer> complete(corio::detail::completion& c) const noexcept;
 };
 }  // namespace detail
 

@@ -30,6 +30,9 @@ struct waiter {
     std::error_code reason;
     /// Unlinks it from what it is parked on (io_handle slot, timer queue). Owner thread only.
     void (*detach)(waiter&) noexcept = nullptr;
+    /// Set by sources that cannot let go at once (a completion the kernel still owns): asked
+    /// to finish early, the source resumes the waiter itself once it is safe to.
+    void (*interrupt)(waiter&) noexcept = nullptr;
     state st = state::idle;
     std::atomic<bool> remote_cancel_pending{false};  // queued by a stop on another thread
     /// The stop callbacks, allocated (from the recycling frame allocator) only when a token

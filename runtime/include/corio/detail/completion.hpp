@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+// completion: an operation handed whole to a completion backend (io_uring), which reports its
+// result instead of readiness. Kernel-neutral, so no liburing header reaches users.
+#pragma once
+
+#include <corio/detail/waiter.hpp>
+#include <corio/interest.hpp>
+#include <corio/result.hpp>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace corio {
+class io_handle;
+}
+
+namespace corio::detail {
+
+/// The operations a completion backend performs itself; everything else stays readiness-based.
+enum class completion_kind : std::uint8_t { recv, recv_pooled, read, send, writev, accept, connect };
+
+/// What to submit: `data`/`size` are a buffer and its length, an iovec array and its count, or a
+/// sockaddr and its length. Everything they point to must stay valid until the completion.
+struct completion_request {
+    completion_kind kind;
+    int fd;
+    void* data = nullptr;
+    std::size_t size = 0;
+};
+
+/// A coroutine parked on an io_handle until one direction is ready. The reactor callback
+/// calls `attempt` to retry the system call, so a spurious wake-up never resumes anyone.
+struct io_wait : waiter {
+    bool (*attempt)(io_wait&) noexcept = nullptr;  // true once the operation finished
+    io_handle* owner = nullptr;  // whose reader or writer slot it occupies
+    interest dir = interest::none;
+};
+
+/// A suspended operation waiting for its completion; lives in the awaiting coroutine's frame.
+/// The backend resumes it only once the kernel has let go of its buffers (after the CQE).
+struct completion : io_wait {
+    std::int32_t res = 0;         // the kernel's result: a count or fd, or -errno
+    std::byte* buffer = nullptr;  // recv_pooled: the pooled buffer that holds the bytes
+    void* op = nullptr;           // the backend's record while submitted
+
+    /// The kernel's result as a result<size_t>: bytes, or the errno it reported.
+    result<std::size_t> bytes() const noexcept {
+        if (res < 0) {
+            return std::error_code(-res, std::system_category());
+        }
+        return static_cast<std::size_t>(res);
+    }
+};
+
+/// Implemented by completion backends. Loop thread only.
+class completion_port {
+public:
+    virtual ~completion_port() = default;
+    /// Queues `r` (submitted with the loop's next wait). Returns false when it completed at once
+    /// (res is set; e.g. a connection already accepted), true when `c` will be resumed later.
+    virtual bool submit(completion& c, const completion_request& r) noexcept = 0;
+    /// Asks the kernel to stop `c` early; `c` is still resumed by its completion (which may
+    /// carry a result after all: data that arrived is never dropped).
+    virtual void cancel(completion& c) noexcept = 0;
+    /// For a frame destroyed mid-operation: on return the kernel no longer touches `c`'s
+    /// buffers and `c` is never resumed.
+    virtual void abandon(completion& c) noexcept = 0;
+    /// A descriptor with backend-side state (a multishot accept) is being closed.
+    virtual void forget(int fd) noexcept = 0;
+};
+
+/// Called by the backend on the loop thread when `c`'s operation has completed.
+void complete(completion& c) noexcept;
+
+}  // namespace corio::detail
