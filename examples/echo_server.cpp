@@ -19,9 +19,10 @@ using corio::net::tcp_stream;
 
 constexpr const char* usage =
     "usage: echo_server [--host H] [--port P] [--backend NAME] [--drain-seconds S]\n"
-    "                   [--list-backends] [--help]\n"
+    "                   [--stats] [--list-backends] [--help]\n"
     "Echoes every byte on each TCP connection. Defaults: --host 127.0.0.1 --port 7000;\n"
-    "on SIGINT/SIGTERM it stops accepting and gives open connections S seconds (default 5).\n";
+    "on SIGINT/SIGTERM it stops accepting and gives open connections S seconds (default 5).\n"
+    "--stats: at exit, print the backend's counters (io_uring: SQEs per io_uring_enter).\n";
 
 struct connections {
     int open = 0;
@@ -79,6 +80,7 @@ int main(int argc, char** argv) {
     std::string host = "127.0.0.1", backend;
     std::uint16_t port = 7000;
     int drain = 5;
+    bool stats = false;
     cli::args a(argc, argv, usage);
     while (a.next()) {
         if (a.common(backend)) {
@@ -86,6 +88,8 @@ int main(int argc, char** argv) {
             host = a.value();
         } else if (a.is("--port")) {
             port = a.number<std::uint16_t>(0, 65535);
+        } else if (a.is("--stats")) {
+            stats = true;
         } else if (a.is("--drain-seconds")) {
             drain = a.number<int>(0, 3600);
         } else {
@@ -103,5 +107,12 @@ int main(int argc, char** argv) {
     fmt::print("listening on {} ({})\n", listener->local_endpoint()->to_string(), rt.backend_name());
     std::fflush(stdout);
     rt.block_on(serve(*listener, std::chrono::seconds(drain)));
+    if (stats) {
+        const corio::reactor_stats st = rt.backend_stats();
+        fmt::print(stderr, "echo_server: {} enters, {} SQEs submitted ({:.2f} per enter), {} operations, "
+                   "{} ENOBUFS retries\n", st.enters, st.submissions,
+                   st.enters ? static_cast<double>(st.submissions) / static_cast<double>(st.enters) : 0.0,
+                   st.operations, st.buffer_retries);
+    }
     return 0;
 }

@@ -123,17 +123,19 @@ result<void> io_handle::park(detail::completion& c, interest dir, detail::schedu
     detail::io_wait*& slot = slot_for(dir);
     check_runtime(s);
     sched_ = &s;
-    if (kind == detail::completion_kind::accept && !token_.valid()) {
-        // The backend keeps a multishot accept for this fd. A registration without interest
-        // makes the runtime's teardown reach this handle (forget_runtime), so a listener that
-        // outlives its runtime never calls into it.
+    const bool multishot =
+        kind == detail::completion_kind::accept || kind == detail::completion_kind::recv_pooled;
+    if (multishot && !token_.valid()) {
+        // The backend keeps a multishot accept or receive for this fd. A registration without
+        // interest makes the runtime's teardown reach this handle (forget_runtime), so a
+        // handle that outlives its runtime never calls into it.
         auto t = s.io().add(fd_, interest::none, &io_handle::on_event, this);
         if (!t) {
             return t.error();
         }
         token_ = *t;
     }
-    backend_state_ = backend_state_ || kind == detail::completion_kind::accept;
+    backend_state_ = backend_state_ || multishot;
     slot = &c;
     c.owner = this;
     c.dir = dir;

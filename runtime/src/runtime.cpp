@@ -39,5 +39,6 @@ void runtime::stop() noexcept {
 }
 
 std::string_view runtime::backend_name() const noexcept { return sched_->io().backend_name(); }
+reactor_stats runtime::backend_stats() const noexcept { return sched_->io().stats(); }
 
 }  // namespace corio

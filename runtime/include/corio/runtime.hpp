@@ -108,6 +108,8 @@ public:
     void stop() noexcept;
 
     std::string_view backend_name() const noexcept;
+    /// The backend's counters (io_uring: enters, SQEs); zero where a backend keeps none.
+    reactor_stats backend_stats() const noexcept;
     detail::scheduler& scheduler() noexcept { return *sched_; }
 
 private:

@@ -14,6 +14,7 @@
 #include <deque>
 #include <new>
 #include <poll.h>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -41,9 +42,8 @@ constexpr std::uint64_t removal_mask = 7;
 constexpr unsigned ring_entries = 1024;
 constexpr unsigned default_buffers = 1024;
 constexpr unsigned buffer_group = 0;
-// A listener accepting faster than its owner asks stops its multishot accept here; the
-// backlog holds the rest, as it would without io_uring.
-constexpr std::size_t max_queued_accepts = 64;
+// Results a multishot may queue before it is stopped (the owner is not taking them).
+constexpr std::size_t max_queued_shots = 16;
 
 /// One submitted operation; its address is the SQE's user_data, so it never moves.
 struct op_record {
@@ -60,11 +60,21 @@ struct op_record {
     op_record* next_free = nullptr;
 };
 
-struct accept_state {
-    op_record* multishot = nullptr;  // the armed multishot accept, if any
-    std::deque<int> ready;           // accepted before anyone asked
-    std::int32_t error = 0;          // a failure for the next accept to report
+/// A result a multishot operation produced before anyone asked: an accepted descriptor, or
+/// bytes in a ring buffer (res is their count), or the end of stream (0) or an error.
+struct shot {
+    std::int32_t res;
+    std::byte* buffer;
+};
+
+/// A descriptor with a multishot accept or receive armed: the kernel keeps producing results,
+/// its owner takes them one at a time.
+struct multishot_state {
+    op_record* armed = nullptr;
+    std::vector<shot> ready;  // a vector: empty costs nothing, and it stays a few entries long
     completion* waiter = nullptr;
+    completion_kind waiter_kind{};     // recv copies into waiter_span; the others hand over
+    std::span<std::byte> waiter_span;
 };
 
 struct poll_reg {
@@ -186,11 +196,21 @@ private:
     void retract(op_record& op) noexcept;
     bool prepare(op_record& op, const completion_request& r) noexcept;
     void prepare_pooled_recv(io_uring_sqe* sqe, op_record& op) noexcept;
+    bool ring_ready() noexcept {
+        if (!buffers_.is_open() && !buffers_failed_) {
+            buffers_failed_ = !buffers_.open(ring_, buffer_count_);  // lazily: 16 KiB per entry
+        }
+        return buffers_.is_open();
+    }
     void cancel_now(std::uint64_t user_data) noexcept;
 
-    bool submit_accept(completion& c, int fd) noexcept;
-    void arm_accept(accept_state& st, int fd) noexcept;
-    void on_accept(op_record* op, int res, bool more) noexcept;
+    bool submit_multishot(completion& c, const completion_request& r) noexcept;
+    void arm_multishot(multishot_state& st, int fd, completion_kind kind) noexcept;
+    void hand_over(multishot_state& st, completion& c, completion_kind kind,
+                   std::span<std::byte> into) noexcept;
+    void on_multishot(op_record* op, int res, unsigned flags) noexcept;
+    void rearm_for_waiter(multishot_state& st, int fd, bool dry) noexcept;
+    static void give_back(const shot& s, completion_kind kind) noexcept;
 
     void arm_poll(int fd, poll_reg& reg, interest want) noexcept;
     void disarm_poll(int fd, poll_reg& reg) noexcept;
@@ -220,7 +240,7 @@ private:
     std::vector<poll_reg> polls_;
     std::vector<std::uint64_t> removals_;  // polls being removed (0: free entry)
     std::vector<std::size_t> free_removals_;
-    std::unordered_map<int, accept_state> accepts_;
+    std::unordered_map<int, multishot_state> streams_;  // by descriptor
     buffer_ring buffers_;
     unsigned buffer_count_ = buffers_from_env();
     bool buffers_failed_ = false;
@@ -292,9 +312,10 @@ uring_backend::~uring_backend() {
             pool_give(op.own_buffer);
         }
     }
-    for (auto& [fd, st] : accepts_) {
-        for (int afd : st.ready) {
-            ::close(afd);
+    for (auto& [fd, st] : streams_) {
+        const completion_kind kind = st.armed ? st.armed->kind : st.waiter_kind;
+        for (const shot& s : st.ready) {
+            give_back(s, kind);
         }
         if (st.waiter) {
             st.waiter->st = waiter::state::idle;
@@ -326,7 +347,7 @@ void uring_backend::ensure_issuer() noexcept {
     if (pthread_equal(issuer_, pthread_self()) || !(setup_flags_ & IORING_SETUP_SINGLE_ISSUER)) {
         return;
     }
-    if (!records_.empty() || !polls_.empty() || !accepts_.empty() || buffers_.is_open()) {
+    if (!records_.empty() || !polls_.empty() || !streams_.empty() || buffers_.is_open()) {
         return;  // in use already: the kernel refuses this thread (EEXIST), which surfaces
     }
     io_uring_queue_exit(&ring_);
@@ -380,8 +401,11 @@ void uring_backend::retract(op_record& op) noexcept {
 }
 
 bool uring_backend::submit(completion& c, const completion_request& r) noexcept {
-    if (r.kind == completion_kind::accept) {
-        return submit_accept(c, r.fd);
+    // Accepts are multishot; so are pooled receives when the buffer ring works, and a plain
+    // recv on a descriptor that has one armed (it must take the queued bytes first).
+    if (r.kind == completion_kind::accept || (r.kind == completion_kind::recv_pooled && ring_ready()) ||
+        (r.kind == completion_kind::recv && streams_.count(r.fd) != 0)) {
+        return submit_multishot(c, r);
     }
     op_record* op = new_record();
     op->c = &c;
@@ -458,9 +482,9 @@ void uring_backend::cancel(completion& c) noexcept {
     if (!op) {
         return;
     }
-    if (op->multishot) {  // waiting for a connection: the multishot accept itself stays
-        auto it = accepts_.find(op->fd);
-        if (it != accepts_.end() && it->second.waiter == &c) {
+    if (op->multishot) {  // waiting on a multishot: it stays armed, results queue up
+        auto it = streams_.find(op->fd);
+        if (it != streams_.end() && it->second.waiter == &c) {
             it->second.waiter = nullptr;
         }
         c.op = nullptr;
@@ -499,8 +523,8 @@ void uring_backend::abandon(completion& c) noexcept {
     }
     c.op = nullptr;
     if (op->multishot) {
-        auto it = accepts_.find(op->fd);
-        if (it != accepts_.end() && it->second.waiter == &c) {
+        auto it = streams_.find(op->fd);
+        if (it != streams_.end() && it->second.waiter == &c) {
             it->second.waiter = nullptr;
         }
         return;
@@ -521,112 +545,183 @@ void uring_backend::abandon(completion& c) noexcept {
     io_uring_register_sync_cancel(&ring_, &reg);  // ENOENT: it had completed already
 }
 
-bool uring_backend::submit_accept(completion& c, int fd) noexcept {
-    accept_state& st = accepts_[fd];
+bool uring_backend::submit_multishot(completion& c, const completion_request& r) noexcept {
+    multishot_state& st = streams_[r.fd];
     if (!st.ready.empty()) {
-        c.res = st.ready.front();
-        st.ready.pop_front();
+        hand_over(st, c, r.kind, {static_cast<std::byte*>(r.data), r.size});
         return false;
     }
-    if (st.error != 0) {
-        c.res = std::exchange(st.error, 0);
-        return false;
-    }
-    if (!st.multishot) {
-        arm_accept(st, fd);
-        if (!st.multishot) {
+    if (!st.armed) {
+        arm_multishot(st, r.fd, r.kind == completion_kind::accept ? completion_kind::accept
+                                                                  : completion_kind::recv_pooled);
+        if (!st.armed) {
             c.res = -EBUSY;
             return false;
         }
     }
     st.waiter = &c;
-    c.op = st.multishot;
+    st.waiter_kind = r.kind;
+    st.waiter_span = {static_cast<std::byte*>(r.data), r.size};
+    c.op = st.armed;
     return true;
 }
 
-void uring_backend::arm_accept(accept_state& st, int fd) noexcept {
+void uring_backend::arm_multishot(multishot_state& st, int fd, completion_kind kind) noexcept {
     io_uring_sqe* sqe = next_sqe();
     if (!sqe) {
         return;
     }
     op_record* op = new_record();
-    op->kind = completion_kind::accept;
+    op->kind = kind;
     op->fd = fd;
     op->multishot = true;
-    io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (kind == completion_kind::accept) {
+        io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    } else {
+        io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = buffer_group;
+    }
     io_uring_sqe_set_data(sqe, op);
     op->sqe = sqe;
     op->batch = batch_;
-    st.multishot = op;
+    st.armed = op;
     ++stats_.operations;
 }
 
-void uring_backend::on_accept(op_record* op, int res, bool more) noexcept {
-    auto it = accepts_.find(op->fd);
-    accept_state* st = it != accepts_.end() && it->second.multishot == op ? &it->second : nullptr;
-    if (!st) {  // the listener is gone: nobody will ask for this connection
-        if (res >= 0) {
-            ::close(res);
-        }
+void uring_backend::hand_over(multishot_state& st, completion& c, completion_kind kind,
+                              std::span<std::byte> into) noexcept {
+    shot& s = st.ready.front();
+    c.op = nullptr;
+    if (kind != completion_kind::recv || s.res <= 0) {  // accept, pooled recv, end or error
+        c.res = s.res;
+        c.buffer = s.buffer;
+        st.ready.erase(st.ready.begin());
+        return;
+    }
+    // recv into the caller's span: copy, and keep what does not fit for the next receive.
+    const auto n = std::min<std::size_t>(static_cast<std::size_t>(s.res), into.size());
+    std::memcpy(into.data(), s.buffer, n);
+    c.res = static_cast<std::int32_t>(n);
+    if (n == static_cast<std::size_t>(s.res)) {
+        pool_give(s.buffer);
+        st.ready.erase(st.ready.begin());
+    } else {
+        std::memmove(s.buffer, s.buffer + n, static_cast<std::size_t>(s.res) - n);
+        s.res -= static_cast<std::int32_t>(n);
+    }
+}
+
+void uring_backend::on_multishot(op_record* op, int res, unsigned flags) noexcept {
+    const bool more = flags & IORING_CQE_F_MORE;
+    std::byte* filled = (flags & IORING_CQE_F_BUFFER) ? buffers_.take(flags >> IORING_CQE_BUFFER_SHIFT)
+                                                      : nullptr;
+    auto it = streams_.find(op->fd);
+    multishot_state* st = it != streams_.end() && it->second.armed == op ? &it->second : nullptr;
+    if (!st) {  // its descriptor was closed: nobody will ask for this result
+        give_back({res, filled}, op->kind);
         if (!more) {
             free_record(op);
         }
         return;
     }
-    if (res >= 0 || !(op->cancel_sent && res == -ECANCELED)) {
+    const bool dry = op->kind == completion_kind::recv_pooled && res == -ENOBUFS;
+    if (dry) {
+        ++stats_.buffer_retries;  // the multishot ends; a waiter gets a buffer of its own below
+    } else if (!(op->cancel_sent && res == -ECANCELED)) {
+        st->ready.push_back({res, filled});
         if (completion* w = std::exchange(st->waiter, nullptr)) {
-            w->res = res;
-            w->op = nullptr;
+            hand_over(*st, *w, st->waiter_kind, st->waiter_span);
             complete(*w);
-        } else if (res >= 0) {
-            st->ready.push_back(res);
-        } else {
-            st->error = res;
         }
     }
-    if (more && st->ready.size() >= max_queued_accepts && !op->cancel_sent) {
+    if (more && st->ready.size() >= max_queued_shots && !op->cancel_sent) {
+        // Nobody is taking them: stop, so the socket (or backlog) holds the rest, as it would
+        // without io_uring, instead of this queue growing without bound.
         op->cancel_sent = true;
         cancel_now(reinterpret_cast<std::uint64_t>(op));
     }
     if (!more) {
-        st->multishot = nullptr;
+        st->armed = nullptr;
         free_record(op);
-        if (st->waiter) {  // still wanted (the kernel ends a multishot now and then): re-arm
-            arm_accept(*st, it->first);
-            st->waiter->op = st->multishot;
-            if (!st->multishot) {
-                completion* w = std::exchange(st->waiter, nullptr);
-                w->res = -EBUSY;
-                w->op = nullptr;
-                complete(*w);
-            }
+        if (st->waiter) {
+            rearm_for_waiter(*st, it->first, dry);
         }
     }
 }
 
-void uring_backend::forget(int fd) noexcept {
-    auto it = accepts_.find(fd);
-    if (it == accepts_.end()) {
+void uring_backend::rearm_for_waiter(multishot_state& st, int fd, bool dry) noexcept {
+    completion* w = st.waiter;
+    if (!dry) {  // the kernel ends a multishot now and then; it is still wanted
+        arm_multishot(st, fd, st.waiter_kind == completion_kind::accept ? completion_kind::accept
+                                                                         : completion_kind::recv_pooled);
+        if (st.armed) {
+            w->op = st.armed;
+            return;
+        }
+    }
+    // The ring ran dry (nothing was read) or the SQ is stuck: one plain receive for this
+    // waiter, into its own span or a buffer lent for the occasion.
+    st.waiter = nullptr;
+    op_record* op = new_record();
+    op->c = w;
+    op->kind = st.waiter_kind;
+    op->fd = fd;
+    if (op->kind == completion_kind::recv_pooled) {
+        op->own_buffer = pool_take();
+    }
+    const completion_request again{op->kind, fd, st.waiter_span.data(), st.waiter_span.size()};
+    if (op->kind != completion_kind::accept && prepare(*op, again)) {
+        w->op = op;
         return;
     }
-    accept_state& st = it->second;
-    if (op_record* op = st.multishot) {
+    if (op->own_buffer) {
+        pool_give(op->own_buffer);
+    }
+    free_record(op);
+    w->op = nullptr;
+    w->res = -EBUSY;
+    complete(*w);
+}
+
+void uring_backend::give_back(const shot& s, completion_kind kind) noexcept {
+    if (kind == completion_kind::accept && s.res >= 0) {
+        ::close(s.res);  // a connection nobody will take
+    }
+    if (s.buffer) {
+        pool_give(s.buffer);
+    }
+}
+
+void uring_backend::forget(int fd) noexcept {
+    auto it = streams_.find(fd);
+    if (it == streams_.end()) {
+        return;
+    }
+    multishot_state& st = it->second;
+    const completion_kind kind = st.armed ? st.armed->kind : st.waiter_kind;
+    if (op_record* op = st.armed) {
         if (unsubmitted(*op)) {
             retract(*op);
             free_record(op);
-        } else {
+        } else if (kind == completion_kind::accept) {
             // Synchronously: until the kernel drops its reference the socket keeps listening,
             // and a port closed here must be free (and refuse connections) at once.
             io_uring_sync_cancel_reg reg{};
             reg.addr = reinterpret_cast<std::uint64_t>(op);
             reg.timeout.tv_sec = reg.timeout.tv_nsec = -1;
             io_uring_register_sync_cancel(&ring_, &reg);
+            // The request lets go of the file only when its completion is flushed, which a
+            // single-issuer ring defers until it is next entered: enter now.
+            io_uring_get_events(&ring_);
+        } else {
+            cancel_now(reinterpret_cast<std::uint64_t>(op));  // its last CQE frees it
         }
     }
-    for (int afd : st.ready) {
-        ::close(afd);
+    for (const shot& s : st.ready) {
+        give_back(s, kind);
     }
-    accepts_.erase(it);
+    streams_.erase(it);
 }
 
 unsigned poll_mask(interest want) {
@@ -689,7 +784,7 @@ void uring_backend::on_removal(std::uint64_t data, int res) noexcept {
 
 result<void> uring_backend::add(int fd, interest want, std::uint64_t token) {
     // The poll's CQE would report a bad descriptor only later; callers expect it now.
-    if (fd < 0 || ::fcntl(fd, F_GETFD) < 0) {
+    if (fd < 0 || (want != interest::none && ::fcntl(fd, F_GETFD) < 0)) {
         return std::errc::bad_file_descriptor;
     }
     if (static_cast<std::size_t>(fd) >= polls_.size()) {
@@ -841,7 +936,7 @@ bool uring_backend::on_poll(const io_uring_cqe& cqe, ready_event& ev) noexcept {
 
 void uring_backend::on_op(op_record* op, int res, unsigned flags) noexcept {
     if (op->multishot) {
-        on_accept(op, res, flags & IORING_CQE_F_MORE);
+        on_multishot(op, res, flags);
         return;
     }
     op->sqe = nullptr;
