@@ -20,6 +20,7 @@ server_cmd() {
     case "$1" in
         corio) echo "$BUILD/examples/echo_server --drain-seconds 0 --backend epoll --port {port}" ;;
         corio-et) echo "$BUILD/examples/echo_server --drain-seconds 0 --backend epoll-et --port {port}" ;;
+        corio-uring) echo "$BUILD/examples/echo_server --drain-seconds 0 --backend io_uring --stats --port {port}" ;;
         thread-per-client) echo "$BUILD/bench/thread_per_client_echo {port}" ;;
         epoll | asio | tokio) echo "$SHARED_BENCH/build/${1}_echo {port}" ;;
         *) die "unknown server '$1'" ;;

@@ -84,7 +84,13 @@ public:
         options.backend = backend;
         auto rt = corio::runtime::create(std::move(options));
         if (!rt) {
-            fail(fmt::format("--backend '{}': {}", backend, rt.error().message()));
+            // Say where an empty --backend's name came from: the environment, or the default.
+            const std::string name = backend.empty() ? corio::default_backend_name() : backend;
+            const char* from = !backend.empty()                   ? "--backend"
+                               : std::getenv("CORIO_BACKEND") != nullptr ? "CORIO_BACKEND"
+                                                                   : "default backend";
+            fail(fmt::format("{} '{}': {}; available: {}", from, name, rt.error().message(),
+                             fmt::join(corio::available_backends(), ", ")));
         }
         return std::move(*rt);
     }

@@ -29,15 +29,26 @@ struct connections {
     corio::event none_open;
 };
 
+// A peer that resets or vanishes is routine; anything else (e.g. select's fd_set_overflow
+// for a descriptor past FD_SETSIZE) is worth a line.
+void report(std::error_code e) {
+    if (e && e != std::errc::connection_reset && e != std::errc::broken_pipe &&
+        e != corio::errc::closed) {
+        fmt::print(stderr, "echo_server: closing a connection: {}\n", e.message());
+    }
+}
+
 task<> echo(tcp_stream s, connections& live) {
     ++live.open;
     (void)s.set_nodelay(true);
     for (;;) {
         auto data = co_await s.recv();  // borrows a pooled buffer only once bytes arrived
         if (!data || data->empty()) {
+            report(data ? std::error_code{} : data.error());
             break;  // error or end of stream
         }
-        if (!co_await s.send_all(data->bytes())) {
+        if (auto sent = co_await s.send_all(data->bytes()); !sent) {
+            report(sent.error());
             break;
         }
     }

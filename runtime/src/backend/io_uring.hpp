@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: MIT
+// The io_uring backend, in two parts: io_uring.cpp (the ring, readiness polls, the loop's wait)
+// and io_uring_ops.cpp (operations submitted whole, multishot accept and receive, completions).
+#pragma once
+
+#include "backend/backend.hpp"
+
+#include <corio/buffer_pool.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <liburing.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace corio::detail::uring {
+
+// user_data of SQEs that are not operations: even values no record can have.
+constexpr std::uint64_t ignored_tag = 0;  // cancels, poll removals, timer updates
+constexpr std::uint64_t wake_tag = 2;
+constexpr std::uint64_t timer_tag = 4;
+// Poll registrations: bit 0 set, the fd above it, the registration's generation on top.
+constexpr std::uint64_t poll_bit = 1;
+// Poll removals: low bits 110 (records are 8-aligned), an index into removals_ above them.
+constexpr std::uint64_t removal_tag = 6;
+constexpr std::uint64_t removal_mask = 7;
+
+constexpr unsigned ring_entries = 1024;
+constexpr unsigned default_buffers = 1024;
+constexpr unsigned buffer_group = 0;
+// Results a multishot may queue before it is stopped (the owner is not taking them).
+constexpr std::size_t max_queued_shots = 8;
+
+/// One submitted operation; its address is the SQE's user_data, so it never moves.
+struct op_record {
+    completion* c = nullptr;          // null once abandoned: the CQE then only frees the record
+    std::byte* own_buffer = nullptr;  // recv_pooled without a ring buffer (ENOBUFS retry)
+    io_uring_sqe* sqe = nullptr;      // valid while the batch it was queued in is unsubmitted
+    std::uint64_t batch = 0;
+    msghdr msg{};  // writev as sendmsg: the kernel may read it after the SQE went in
+    completion_kind kind{};
+    int fd = -1;
+    bool multishot = false;
+    bool cancel_sent = false;
+    bool plain_write = false;  // writev fell back from sendmsg (not a socket)
+    op_record* next_free = nullptr;
+};
+
+/// A result a multishot operation produced before anyone asked: an accepted descriptor, or
+/// bytes in a ring buffer (res is their count), or the end of stream (0) or an error.
+struct shot {
+    std::int32_t res;
+    std::byte* buffer;
+};
+
+/// A descriptor with a multishot accept or receive armed: the kernel keeps producing results,
+/// its owner takes them one at a time.
+struct multishot_state {
+    op_record* armed = nullptr;
+    std::vector<shot> ready;  // a vector: empty costs nothing, and it stays a few entries long
+    completion* waiter = nullptr;
+    completion_kind waiter_kind{};     // recv copies into waiter_span; the others hand over
+    std::span<std::byte> waiter_span;
+};
+
+struct poll_reg {
+    std::uint32_t generation = 0;
+    std::uint64_t token = 0;
+    unsigned mask = 0;  // 0: not armed
+};
+
+/// Provided buffers for pooled receives: the kernel picks one only when data arrives, so
+/// an idle connection holds none. Each is a pooled_buffer-sized block from the thread pool,
+/// handed over to the receiver and replaced at once.
+class buffer_ring {
+public:
+    result<void> open(io_uring& ring, unsigned entries) {
+        const std::size_t bytes = entries * sizeof(io_uring_buf);
+        void* mem = nullptr;
+        if (posix_memalign(&mem, static_cast<std::size_t>(sysconf(_SC_PAGESIZE)), bytes) != 0) {
+            return std::errc::not_enough_memory;
+        }
+        std::memset(mem, 0, bytes);
+        io_uring_buf_reg reg{};
+        reg.ring_addr = reinterpret_cast<std::uintptr_t>(mem);
+        reg.ring_entries = entries;
+        reg.bgid = buffer_group;
+        if (int r = io_uring_register_buf_ring(&ring, &reg, 0); r < 0) {
+            std::free(mem);
+            return std::error_code(-r, std::system_category());
+        }
+        br_ = static_cast<io_uring_buf_ring*>(mem);
+        ring_ = &ring;
+        mask_ = io_uring_buf_ring_mask(entries);
+        io_uring_buf_ring_init(br_);
+        bufs_.resize(entries);
+        for (unsigned i = 0; i < entries; ++i) {
+            bufs_[i] = pool_take();
+            io_uring_buf_ring_add(br_, bufs_[i], pooled_buffer_size, static_cast<unsigned short>(i),
+                                  mask_, static_cast<int>(i));
+        }
+        io_uring_buf_ring_advance(br_, static_cast<int>(entries));
+        return {};
+    }
+    ~buffer_ring() { close(); }
+    void close() noexcept {
+        if (!br_) {
+            return;
+        }
+        io_uring_unregister_buf_ring(ring_, buffer_group);
+        for (std::byte* b : bufs_) {
+            pool_give(b);
+        }
+        bufs_.clear();
+        std::free(br_);
+        br_ = nullptr;
+    }
+    bool is_open() const noexcept { return br_ != nullptr; }
+    /// The buffer the kernel filled; a fresh one takes its place in the ring.
+    std::byte* take(unsigned id) {
+        std::byte* filled = bufs_[id];
+        bufs_[id] = pool_take();
+        io_uring_buf_ring_add(br_, bufs_[id], pooled_buffer_size, static_cast<unsigned short>(id),
+                              mask_, 0);
+        io_uring_buf_ring_advance(br_, 1);
+        return filled;
+    }
+
+private:
+    io_uring* ring_ = nullptr;
+    io_uring_buf_ring* br_ = nullptr;
+    int mask_ = 0;
+    std::vector<std::byte*> bufs_;
+};
+
+inline unsigned buffers_from_env() {
+    const char* env = std::getenv("CORIO_IO_URING_BUFFERS");
+    const long n = env ? std::strtol(env, nullptr, 10) : 0;
+    if (n < 1 || n > 32768 || (n & (n - 1)) != 0) {  // the kernel wants a power of two
+        return default_buffers;
+    }
+    return static_cast<unsigned>(n);
+}
+
+class uring_backend final : public backend, public completion_port {
+public:
+    uring_backend() = default;
+    uring_backend(const uring_backend&) = delete;
+    uring_backend& operator=(const uring_backend&) = delete;
+
+    result<void> open(std::string& why);
+    ~uring_backend() override;
+
+    std::string_view name() const noexcept override { return "io_uring"; }
+    // Multishot polls report a change once, as EPOLLET does.
+    bool edge_triggered() const noexcept override { return true; }
+    completion_port* completions() noexcept override { return this; }
+    reactor_stats stats() const noexcept override { return stats_; }
+
+    result<void> add(int fd, interest want, std::uint64_t token) override;
+    result<void> modify(int fd, interest want, std::uint64_t token) override;
+    result<void> remove(int fd) override;
+    result<std::size_t> wait(std::span<ready_event> out,
+                             std::optional<std::chrono::nanoseconds> timeout) override;
+    void wake() noexcept override {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] ssize_t r = ::write(wakefd_, &one, sizeof one);
+    }
+
+    bool submit(completion& c, const completion_request& r) noexcept override;
+    void cancel(completion& c) noexcept override;
+    void abandon(completion& c) noexcept override;
+    void forget(int fd) noexcept override;
+
+private:
+    int init_ring(io_uring_params& p) noexcept;
+    void ensure_issuer() noexcept;
+    io_uring_sqe* next_sqe() noexcept;
+    op_record* new_record() noexcept;
+    void free_record(op_record* op) noexcept;
+    bool unsubmitted(const op_record& op) const noexcept { return op.sqe && op.batch == batch_; }
+    void retract(op_record& op) noexcept;
+    bool prepare(op_record& op, const completion_request& r) noexcept;
+    void prepare_pooled_recv(io_uring_sqe* sqe, op_record& op) noexcept;
+    bool ring_ready() noexcept {
+        if (!buffers_.is_open() && !buffers_failed_) {
+            buffers_failed_ = !buffers_.open(ring_, buffer_count_);  // lazily: 16 KiB per entry
+        }
+        return buffers_.is_open();
+    }
+    void cancel_now(std::uint64_t user_data) noexcept;
+
+    bool submit_multishot(completion& c, const completion_request& r) noexcept;
+    void arm_multishot(multishot_state& st, int fd, completion_kind kind) noexcept;
+    void hand_over(multishot_state& st, completion& c, completion_kind kind,
+                   std::span<std::byte> into) noexcept;
+    void on_multishot(op_record* op, int res, unsigned flags) noexcept;
+    void rearm_for_waiter(multishot_state& st, int fd, bool dry) noexcept;
+    static void give_back(const shot& s, completion_kind kind) noexcept;
+
+    void arm_poll(int fd, poll_reg& reg, interest want) noexcept;
+    void disarm_poll(int fd, poll_reg& reg) noexcept;
+    void submit_removal(std::size_t index) noexcept;
+    void on_removal(std::uint64_t data, int res) noexcept;
+    static std::uint64_t poll_data(int fd, std::uint32_t gen) noexcept {
+        return poll_bit | (static_cast<std::uint64_t>(fd) << 1) | (std::uint64_t{gen} << 32);
+    }
+    void arm_wake() noexcept;
+    void arm_timer(std::chrono::nanoseconds timeout) noexcept;
+    std::size_t reap(std::span<ready_event> out) noexcept;
+    bool on_poll(const io_uring_cqe& cqe, ready_event& ev) noexcept;
+    void on_op(op_record* op, int res, unsigned flags) noexcept;
+
+    io_uring ring_{};
+    bool ring_open_ = false;
+    unsigned setup_flags_ = 0;
+    pthread_t issuer_ = pthread_self();
+    int wakefd_ = -1;
+    std::uint64_t wake_value_ = 0;
+    std::uint64_t batch_ = 1;  // how many times the SQ was submitted
+    bool timer_armed_ = false;
+    std::int64_t timer_deadline_ns_ = 0;
+    __kernel_timespec timer_ts_{};
+    std::deque<op_record> records_;
+    op_record* free_records_ = nullptr;
+    std::vector<poll_reg> polls_;
+    std::vector<std::uint64_t> removals_;  // polls being removed (0: free entry)
+    std::vector<std::size_t> free_removals_;
+    std::unordered_map<int, multishot_state> streams_;  // by descriptor
+    buffer_ring buffers_;
+    unsigned buffer_count_ = buffers_from_env();
+    bool buffers_failed_ = false;
+    reactor_stats stats_;
+};
+
+}  // namespace corio::detail::uring
