@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/emulated_kqueue.hpp"
 #include "support/net_loopback.hpp"
 
 #include <chrono>
@@ -28,6 +29,11 @@ using namespace std::chrono_literals;
 namespace {
 
 TEST_CASE("a reset by the peer fails a parked recv with ECONNRESET, and a later send too") {
+    if (corio_test::on_emulated_kqueue()) {
+        WARN("skipped on libkqueue: it reads SO_ERROR itself when it reports the event "
+             "(src/linux/read.c, write.c), which clears the error this test expects");
+        return;
+    }
     run_test([]() -> task<> {
         auto listener = bind_loopback();
         auto [client, server] = co_await connect_pair(listener);
@@ -80,6 +86,11 @@ TEST_CASE("a reset by the peer mid-stream fails a parked send with ECONNRESET or
 }
 
 TEST_CASE("connect to a port nobody listens on fails with ECONNREFUSED") {
+    if (corio_test::on_emulated_kqueue()) {
+        WARN("skipped on libkqueue: it reads SO_ERROR itself when it reports the event "
+             "(src/linux/read.c, write.c), which clears the error this test expects");
+        return;
+    }
     run_test([]() -> task<> {
         endpoint closed_port;
         {

@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/descriptor_limit.hpp"
+#include "support/emulated_kqueue.hpp"
 #include "support/net_loopback.hpp"
 
 #include <algorithm>
@@ -127,6 +128,12 @@ task<> accept_and_echo(tcp_listener& listener, int count, bulk_tally& tally) {
 TEST_CASE(
     "1000 concurrent connections each get back exactly the bytes they sent in random "
     "chunks") {
+    if (corio_test::on_emulated_kqueue()) {
+        WARN("skipped on libkqueue: when its output list fills it drops the epoll events it "
+             "already fetched (src/linux/platform.c, linux_kevent_copyout), which EV_CLEAR "
+             "never reports again");
+        return;
+    }
     // select() watches only descriptors below FD_SETSIZE (1024), two per connection here.
     const int connections = corio::default_backend_name() == "select" ? 450 : 1000;
     descriptor_limit limit(2 * static_cast<rlim_t>(connections) + 64);

@@ -61,11 +61,11 @@ public:
     }
 
     result<void> modify(int fd, interest want, std::uint64_t token) override {
+        // Rebuilt, not edited in place, so the filters are always added in change()'s order.
         return change(fd, want, token, true);
     }
 
     result<void> remove(int fd) override {
-        // ENOENT: that filter was not added; EBADF: already closed (which removed it on BSD).
         return change(fd, interest::none, 0, true);
     }
 
@@ -101,26 +101,38 @@ public:
     }
 
 private:
-    /// Adds the filters in `want` (EV_CLEAR: edge-triggered) and, when `drop_others`, deletes
-    /// the rest. EV_RECEIPT returns one result per change, so the caller gets the first error
-    /// (deleting a filter that was never added is not one).
-    result<void> change(int fd, interest want, std::uint64_t token, bool drop_others) {
-        struct kevent changes[2];
+    /// Adds the filters in `want` (EV_CLEAR: edge-triggered), after deleting both when
+    /// `replace`. EV_RECEIPT returns one result per change, in order, so the caller gets the
+    /// first error (deleting a filter that is not there is not one).
+    result<void> change(int fd, interest want, std::uint64_t token, bool replace) {
+        struct kevent changes[4];
         int n = 0;
         const auto fd_ident = static_cast<uintptr_t>(fd);
+        if (replace) {
+            EV_SET(&changes[n++], fd_ident, EVFILT_READ, EV_DELETE | EV_RECEIPT, 0, 0, nullptr);
+            EV_SET(&changes[n++], fd_ident, EVFILT_WRITE, EV_DELETE | EV_RECEIPT, 0, 0, nullptr);
+        }
+        // Write before read. libkqueue (Linux) keeps one epoll registration per fd, and each
+        // change rebuilds it from the filter being changed: the others keep only their
+        // EPOLLIN/EPOLLOUT. A read filter added before the write filter, or left behind by a
+        // delete, loses EPOLLRDHUP (then no EV_EOF comes with data that arrived with the FIN)
+        // or even EPOLLET. Harmless on BSD, where the order does not matter.
         for (auto [dir, filter] :
-             {std::pair{interest::read, EVFILT_READ}, std::pair{interest::write, EVFILT_WRITE}}) {
+             {std::pair{interest::write, EVFILT_WRITE}, std::pair{interest::read, EVFILT_READ}}) {
             if (contains(want, dir)) {
                 EV_SET(&changes[n++], fd_ident, filter, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0,
                        to_udata(token));
-            } else if (drop_others) {
-                EV_SET(&changes[n++], fd_ident, filter, EV_DELETE | EV_RECEIPT, 0, 0, nullptr);
             }
         }
         if (n == 0) {
             return {};
         }
-        struct kevent receipts[2];
+        return submit(changes, n);
+    }
+
+    /// Applies up to 4 changes with EV_RECEIPT in one call.
+    result<void> submit(const struct kevent* changes, int n) {
+        struct kevent receipts[4];
         const timespec zero{};
         const int got = ::kevent(kq_, changes, n, receipts, n, &zero);
         if (got < 0) {
@@ -131,9 +143,8 @@ private:
                 continue;
             }
             const int e = static_cast<int>(receipts[i].data);
-            const bool deleting = !contains(
-                want, receipts[i].filter == EVFILT_READ ? interest::read : interest::write);
-            if (deleting && (e == ENOENT || e == EBADF)) {
+            // ENOENT: that filter was not added; EBADF: already closed (which removed it on BSD).
+            if ((changes[i].flags & EV_DELETE) && (e == ENOENT || e == EBADF)) {
                 continue;
             }
             return os_error(e);
@@ -154,7 +165,8 @@ private:
             // Read filter: the peer closed its end; write filter: it stopped reading.
             r.bits |= readiness::hangup;
             if (ev.fflags != 0) {
-                // A pending socket error rides on EV_EOF in fflags.
+                // A pending socket error rides on EV_EOF in fflags. libkqueue read it with
+                // getsockopt(SO_ERROR), which cleared it, so the retried call may not see it.
                 r.bits |= readiness::error | readiness::readable | readiness::writable;
             }
         }

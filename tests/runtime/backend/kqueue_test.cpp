@@ -1,21 +1,35 @@
 // SPDX-License-Identifier: MIT
 // Quirks of the kqueue backend (EV_CLEAR: edge-triggered; EV_EOF: hang-up). Built only on
 // BSD/macOS or with CORIO_WITH_KQUEUE (libkqueue on Linux); elsewhere each test only checks
-// that "kqueue" is refused, and says so.
+// that "kqueue" is refused, and says so. Each test opens kqueue itself, whatever
+// CORIO_BACKEND says.
 #include <corio/reactor.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <corio/backend.hpp>
+#include <corio/cancel.hpp>
 #include <corio/error.hpp>
+#include <corio/io_handle.hpp>
+#include <corio/runtime.hpp>
+#include <corio/task.hpp>
 
 #include "support/socket_pair.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
+#include <utility>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace {
 
@@ -32,14 +46,22 @@ void record(void* context, corio::readiness events) noexcept {
     c->seen.bits |= events.bits;
 }
 
+// Whether the kqueue backend is built; when not, checks that it is refused and says so.
+bool kqueue_built_or_skip() {
+    const auto names = corio::available_backends();
+    if (std::find(names.begin(), names.end(), "kqueue") != names.end()) {
+        return true;
+    }
+    auto r = corio::reactor::open("kqueue");
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == corio::errc::backend_unavailable);
+    WARN("the kqueue backend is not built (CORIO_WITH_KQUEUE=OFF): skipped");
+    return false;
+}
+
 // The kqueue reactor, or null (after checking that it is refused) when it is not built.
 std::unique_ptr<corio::reactor> open_kqueue_or_skip() {
-    const auto names = corio::available_backends();
-    if (std::find(names.begin(), names.end(), "kqueue") == names.end()) {
-        auto r = corio::reactor::open("kqueue");
-        REQUIRE_FALSE(r);
-        CHECK(r.error() == corio::errc::backend_unavailable);
-        WARN("the kqueue backend is not built (CORIO_WITH_KQUEUE=OFF): skipped");
+    if (!kqueue_built_or_skip()) {
         return nullptr;
     }
     auto r = corio::reactor::open("kqueue");
@@ -48,6 +70,48 @@ std::unique_ptr<corio::reactor> open_kqueue_or_skip() {
     CHECK((*r)->edge_triggered());
     return std::move(*r);
 }
+
+// A connected loopback TCP pair; end 0 (the accepted one) is non-blocking. Closing one end
+// sends a FIN, which the other sees as EPOLLIN|EPOLLRDHUP without EPOLLHUP: under libkqueue
+// that becomes EV_EOF only if EPOLLRDHUP is watched (a socket pair's close is EPOLLHUP).
+class tcp_pair {
+public:
+    tcp_pair() {
+        const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        REQUIRE(listener >= 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        auto* sa = reinterpret_cast<sockaddr*>(&a);
+        const bool listening = ::bind(listener, sa, len) == 0 && ::listen(listener, 1) == 0 &&
+                               ::getsockname(listener, sa, &len) == 0;
+        fds_[1] = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        // Blocking: the kernel completes a loopback handshake without accept().
+        if (listening && fds_[1] >= 0 && ::connect(fds_[1], sa, len) == 0) {
+            fds_[0] = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        }
+        ::close(listener);
+        REQUIRE(fds_[0] >= 0);
+    }
+    tcp_pair(const tcp_pair&) = delete;
+    tcp_pair& operator=(const tcp_pair&) = delete;
+    ~tcp_pair() {
+        close(0);
+        close(1);
+    }
+
+    int fd(int end) const noexcept { return fds_[end]; }
+    int take(int end) noexcept { return std::exchange(fds_[end], -1); }
+    void close(int end) noexcept {
+        if (fds_[end] >= 0) {
+            ::close(std::exchange(fds_[end], -1));
+        }
+    }
+
+private:
+    int fds_[2] = {-1, -1};
+};
 
 // Polls until `done()` holds; the deadline fails the test (an emulation may deliver late).
 template <class Predicate>
@@ -115,6 +179,81 @@ TEST_CASE("kqueue reports readiness once per arrival (EV_CLEAR)") {
     REQUIRE(n);
     CHECK(c.count == 2);
     CHECK(r->remove(*t));
+}
+
+// libkqueue keeps one epoll registration per fd: with the read filter added before the write
+// filter, EPOLLRDHUP was dropped and the FIN that came with the data never became EV_EOF.
+TEST_CASE("kqueue reports a TCP peer's FIN that came with its last data as hang-up") {
+    auto r = open_kqueue_or_skip();
+    if (!r) {
+        return;
+    }
+    tcp_pair pair;
+    calls c;
+    auto t = r->add(pair.fd(0), corio::interest::read_write, record, &c);
+    REQUIRE(t);
+    REQUIRE(corio_test::send_text(pair.fd(1), "last words") == 10);
+    pair.close(1);
+    poll_until(*r, [&c] { return c.seen.is_readable() && c.seen.is_hangup(); });
+    CHECK_FALSE(c.seen.is_error());
+    CHECK(corio_test::recv_text(pair.fd(0)) == "last words");
+    CHECK(r->remove(*t));
+}
+
+// Everything received until the end of stream, or the error that ended it.
+struct stream_end {
+    std::string text;
+    std::error_code error;
+};
+
+corio::task<stream_end> recv_to_end(corio::io_handle& h) {
+    stream_end out;
+    std::array<std::byte, 256> buf;
+    for (;;) {
+        auto n = co_await h.recv(buf);
+        if (!n) {
+            out.error = n.error();
+            co_return out;
+        }
+        if (*n == 0) {
+            co_return out;
+        }
+        out.text += corio_test::as_string({buf.data(), *n});
+    }
+}
+
+corio::task<void> send_and_close(tcp_pair& pair, std::string last) {
+    if (!last.empty()) {
+        CHECK(corio_test::send_text(pair.fd(1), last) == static_cast<ssize_t>(last.size()));
+    }
+    pair.close(1);
+    co_return;
+}
+
+corio::task<corio::result<stream_end>> recv_while_peer_closes(corio::io_handle& h, tcp_pair& pair,
+                                                               std::string last) {
+    corio::spawn(send_and_close(pair, std::move(last)));  // runs once the recv has parked
+    co_return co_await corio::with_timeout(std::chrono::seconds(5), recv_to_end(h));
+}
+
+// io_handle takes a short read for a drained socket unless the end of stream was reported
+// with it, so a missing EV_EOF would leave the second recv parked for good.
+TEST_CASE("on kqueue, a parked recv resumes with 0 bytes when the TCP peer closes") {
+    const std::string last = GENERATE(as<std::string>{}, "", "last words");
+    CAPTURE(last);
+    if (!kqueue_built_or_skip()) {
+        return;
+    }
+    corio::runtime_options options;
+    options.backend = "kqueue";
+    corio::runtime rt(std::move(options));
+    tcp_pair pair;
+    corio::io_handle h(pair.take(0));
+    const auto end = rt.block_on(recv_while_peer_closes(h, pair, last));
+    INFO("timed out: no end of stream was reported");
+    REQUIRE(end);
+    CHECK_FALSE(end->error);
+    CHECK(end->text == last);
 }
 
 }  // namespace
