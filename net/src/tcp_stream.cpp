@@ -54,10 +54,14 @@ task<result<tcp_stream>> tcp_stream::connect(endpoint peer, clock_type::duration
     io_handle h(*fd);
     sockaddr_storage ss{};
     const auto len = peer.to_sockaddr(&ss, sizeof ss);
-    result<void> connected =
-        timeout > clock_type::duration::zero()
-            ? co_await with_timeout(timeout, connect_handle(h, ss, len, std::move(token)))
-            : co_await h.connect(&ss, len, std::move(token));
+    // Two statements, not ?: — g++ 12 destroys the temporaries of a co_await in a
+    // conditional expression wrongly (a double free in the HTTP server showed it).
+    result<void> connected;
+    if (timeout > clock_type::duration::zero()) {
+        connected = co_await with_timeout(timeout, connect_handle(h, ss, len, std::move(token)));
+    } else {
+        connected = co_await h.connect(&ss, len, std::move(token));
+    }
     if (!connected) {
         co_return connected.error();
     }

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+// http_server: a mini HTTP/1.1 server: /plaintext, /metrics, POST /echo, and files from --root.
+#include <corio/http/server.hpp>
+#include <corio/http/static_files.hpp>
+#include <corio/runtime.hpp>
+#include <corio/signal.hpp>
+
+#include "cli.hpp"
+
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstring>
+#include <optional>
+#include <string>
+
+namespace {
+
+using corio::task;
+using namespace corio::http;
+
+constexpr const char* usage =
+    "usage: http_server [--host H] [--port P] [--root DIR] [--backend NAME] [--list-backends]\n"
+    "                   [--help]\n"
+    "Serves GET /plaintext (Hello, World!), GET /metrics (Prometheus), POST /echo (the body\n"
+    "back) and, with --root, the files under DIR. Defaults: --host 127.0.0.1 --port 8080.\n"
+    "SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit 0.\n";
+
+task<> stop_on_signal(server& srv) {
+    auto sig = co_await corio::wait_signal({SIGINT, SIGTERM});
+    fmt::print(stderr, "http_server: {}, shutting down\n", sig ? strsignal(*sig) : "signal wait failed");
+    srv.stop();
+}
+
+router routes(server*& srv, const std::optional<static_files>& files) {
+    router r;
+    r.route(method::get, "/plaintext", [](const request&) -> task<response> {
+        co_return response(200, "Hello, World!", "text/plain");
+    });
+    r.route(method::get, "/metrics", [&srv](const request&) -> task<response> {
+        co_return response(200, srv->metrics().prometheus_text(), "text/plain; version=0.0.4");
+    });
+    r.route(method::post, "/echo", [](const request& req) -> task<response> {
+        co_return response(200, std::string(req.body), "application/octet-stream");
+    });
+    if (files) {
+        r.fallback(files->as_handler());
+    }
+    return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string host = "127.0.0.1", backend, root;
+    std::uint16_t port = 8080;
+    cli::args a(argc, argv, usage);
+    while (a.next()) {
+        if (a.common(backend)) {
+        } else if (a.is("--host")) {
+            host = a.value();
+        } else if (a.is("--port")) {
+            port = a.number<std::uint16_t>(0, 65535);
+        } else if (a.is("--root")) {
+            root = a.value();
+        } else {
+            a.unknown();
+        }
+    }
+    const auto ep = a.endpoint(host, port);
+    std::optional<static_files> files;
+    if (!root.empty()) {
+        auto f = static_files::open(root);
+        if (!f) {
+            a.fail(fmt::format("--root '{}': {}", root, f.error().message()));
+        }
+        files = std::move(*f);
+    }
+    cli::raise_fd_limit();
+    corio::runtime rt = a.runtime(backend);
+    auto listener = corio::net::tcp_listener::bind(ep);
+    if (!listener) {
+        fmt::print(stderr, "http_server: bind {}: {}\n", ep.to_string(), listener.error().message());
+        return 1;
+    }
+    server* self = nullptr;
+    server srv(routes(self, files));
+    self = &srv;
+    fmt::print("listening on {} ({})\n", listener->local_endpoint()->to_string(), rt.backend_name());
+    std::fflush(stdout);
+    auto served = rt.block_on([](server& srv, corio::net::tcp_listener& l) -> task<corio::result<void>> {
+        corio::spawn(stop_on_signal(srv));
+        co_return co_await srv.serve(l);
+    }(srv, *listener));
+    if (!served) {
+        fmt::print(stderr, "http_server: {}\n", served.error().message());
+        return 1;
+    }
+    return 0;
+}

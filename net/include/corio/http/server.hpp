@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+// server: serves HTTP/1.1 on a listener with keep-alive, pipelining, timeouts and metrics.
+#pragma once
+
+#include <corio/http/parser.hpp>
+#include <corio/http/router.hpp>
+#include <corio/net/tcp_listener.hpp>
+#include <corio/net/tcp_stream.hpp>
+#include <corio/result.hpp>
+#include <corio/task.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace corio::http {
+
+/// How a server treats its clients. Every field has a usable default.
+struct server_options {
+    parser_limits limits;
+    /// A request's head must arrive within this, counted from its first byte (slowloris).
+    std::chrono::milliseconds header_timeout = std::chrono::seconds(10);
+    /// A keep-alive connection with no request for this long is closed; so is one whose body
+    /// stalls this long.
+    std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+    /// After stop(): how long in-flight requests may take before their connections are cut.
+    std::chrono::milliseconds shutdown_grace = std::chrono::seconds(10);
+    /// The Server field of every response; empty: none.
+    std::string server_name = "corio";
+};
+
+/// Counters of one server, rendered by prometheus_text(). QPS and throughput are their rates.
+/// Loop thread only.
+struct server_metrics {
+    static constexpr std::array<double, 12> latency_bounds = {
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0, 10.0};
+    std::array<std::uint64_t, 6> requests_by_class{};  ///< [status / 100], 1xx..5xx
+    std::uint64_t in_flight = 0;
+    std::uint64_t open_connections = 0;
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    std::array<std::uint64_t, latency_bounds.size() + 1> latency_counts{};  ///< last: +Inf
+    double latency_sum_seconds = 0;
+
+    void record_latency(double seconds) noexcept;
+    /// The Prometheus text exposition format (version 0.0.4).
+    std::string prometheus_text() const;
+};
+
+/// An HTTP/1.1 server over a router. One runtime thread; responses to pipelined requests go out
+/// in request order, all those answering one read in one write.
+class server {
+public:
+    explicit server(router routes, server_options options = {});
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    /// Accepts and serves connections until stop(); then lets open connections finish their
+    /// in-flight request (idle ones close at once) for up to shutdown_grace, cuts the rest, and
+    /// returns once all are closed. Errors: accept failures other than the listener closing.
+    task<result<void>> serve(net::tcp_listener& listener);
+    /// Serves one connection until the peer or a timeout ends it (serve() runs one per client).
+    task<> serve_connection(net::tcp_stream stream);
+    /// Begins a graceful shutdown (see serve). Loop thread only; idempotent.
+    void stop() noexcept;
+
+    const server_metrics& metrics() const noexcept;
+
+    struct state;  // shared with each connection; internal
+
+private:
+    std::unique_ptr<state> state_;
+};
+
+}  // namespace corio::http

@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: MIT
+// One HTTP connection: read, parse each complete request, answer in order, one write per read.
+#include "http/connection.hpp"
+
+#include <corio/error.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include <sys/sendfile.h>
+
+namespace corio::http::detail {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+// Enough for most requests in one read; grows to the parser's limits for a big head.
+constexpr std::size_t initial_buffer = 16 * 1024;
+
+std::span<const std::byte> as_bytes(const std::string& s) noexcept {
+    return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+void append_number(std::string& out, std::uint64_t n) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, n);
+    out.append(buf, r.ptr);
+}
+
+// The head's views point into the input buffer, which moves while a body arrives: copy them.
+void stabilize_head(connection& c, const request_head& h) {
+    std::size_t need = h.target.size();
+    for (const header_field& f : h.headers) {
+        need += f.name.size() + f.value.size();
+    }
+    c.arena.clear();
+    c.arena.reserve(need);  // no reallocation below: the views stay valid
+    const auto keep = [&](std::string_view v) {
+        const std::size_t at = c.arena.size();
+        c.arena.append(v);
+        return std::string_view(c.arena.data() + at, v.size());
+    };
+    c.req.target = keep(h.target);
+    const std::size_t q = c.req.target.find('?');
+    c.req.path = c.req.target.substr(0, q);
+    c.req.query = q == std::string_view::npos ? std::string_view{} : c.req.target.substr(q + 1);
+    c.fields.clear();
+    for (const header_field& f : h.headers) {
+        c.fields.push_back({keep(f.name), keep(f.value)});
+    }
+    c.req.headers = c.fields;
+}
+
+void begin_request(connection& c, const request_head& h) {
+    c.req.verb = h.verb;
+    c.req.version_minor = h.version_minor;
+    c.req.target = h.target;
+    c.req.path = h.path;
+    c.req.query = h.query;
+    c.req.headers = h.headers;
+    c.req.remote = c.remote;
+    c.body.clear();
+    if (h.chunked || h.content_length.value_or(0) > 0) {
+        stabilize_head(c, h);
+    }
+}
+
+bool has_no_body(int status) noexcept { return status < 200 || status == 204 || status == 304; }
+
+void write_head(connection& c, const response& r, bool keep_alive, std::uint64_t length,
+                bool chunked) {
+    std::string& out = c.out;
+    out.append("HTTP/1.1 ");
+    append_number(out, static_cast<std::uint64_t>(r.status()));
+    out.push_back(' ');
+    out.append(reason_phrase(r.status()));
+    out.append("\r\n");
+    if (!c.srv.options.server_name.empty()) {
+        out.append("Server: ").append(c.srv.options.server_name).append("\r\n");
+    }
+    out.append("Date: ").append(c.srv.date.now()).append("\r\n");
+    out.append(r.fields());
+    if (chunked) {
+        out.append("Transfer-Encoding: chunked\r\n");
+    } else if (!has_no_body(r.status())) {
+        out.append("Content-Length: ");
+        append_number(out, length);
+        out.append("\r\n");
+    }
+    if (!keep_alive) {
+        out.append("Connection: close\r\n");
+    } else if (c.req.version_minor == 0) {
+        out.append("Connection: keep-alive\r\n");
+    }
+    out.append("\r\n");
+}
+
+// Appends the response to c.out; a file body is left in `r` for the caller to send.
+void serialize(connection& c, response& r, bool keep_alive) {
+    const bool head_only = c.req.verb == method::head || has_no_body(r.status());
+    const bool file = r.file().fd >= 0;
+    // Chunked only for 1.1 peers; 1.0 gets Content-Length (the body is all here anyway).
+    const bool chunked = r.is_chunked() && !file && c.req.version_minor == 1 && !has_no_body(r.status());
+    write_head(c, r, keep_alive, file ? r.file().size : r.body().size(), chunked);
+    if (head_only) {
+        return;
+    }
+    if (!chunked) {
+        c.out.append(r.body());
+        return;
+    }
+    if (!r.body().empty()) {
+        fmt::format_to(std::back_inserter(c.out), "{:x}\r\n", r.body().size());
+        c.out.append(r.body()).append("\r\n");
+    }
+    c.out.append("0\r\n\r\n");
+}
+
+task<result<void>> flush(connection& c) {
+    if (c.out.empty()) {
+        co_return result<void>{};
+    }
+    auto sent = co_await c.s.send_all(as_bytes(c.out));
+    if (sent) {
+        c.srv.metrics.bytes_out += c.out.size();
+    }
+    c.out.clear();
+    co_return sent;
+}
+
+// sendfile(2): the kernel copies from the page cache to the socket; EAGAIN means the socket
+// buffer is full, so wait for it to drain (the handle's readiness cache must forget writable).
+task<result<void>> send_file(connection& c, file_body f) {
+    off_t offset = 0;
+    const auto size = static_cast<off_t>(f.size);
+    result<void> outcome;
+    while (offset < size) {
+        const ssize_t n = ::sendfile(c.s.handle().fd(), f.fd, &offset,
+                                     static_cast<std::size_t>(size - offset));
+        if (n > 0) {
+            c.srv.metrics.bytes_out += static_cast<std::uint64_t>(n);
+            continue;
+        }
+        if (n == 0) {  // the file shrank under us: the promised length cannot be kept
+            outcome = errc::unexpected_eof;
+            break;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EAGAIN) {
+            outcome = std::error_code(errno, std::system_category());
+            break;
+        }
+        c.s.handle().clear_ready(interest::write);
+        if (auto ready = co_await c.s.handle().wait_ready(interest::write); !ready) {
+            outcome = ready.error();
+            break;
+        }
+    }
+    ::close(f.fd);
+    co_return outcome;
+}
+
+task<response> call_handler(const handler& h, const request& r) {
+    // The handler's own exception reaches us through the awaited task; a 500 answers it.
+    bool failed = false;
+    response res;
+    try {
+        task<response> t = h(r);
+        res = co_await std::move(t);
+    } catch (const std::exception&) {
+        failed = true;
+    }
+    if (failed) {
+        res = response(500, "Internal Server Error\n");
+    }
+    co_return res;
+}
+
+// Routes and runs the current request, appends its response, and sends a file body if any.
+task<result<void>> respond(connection& c) {
+    server::state& st = c.srv;
+    const auto started = steady::now();
+    ++st.metrics.in_flight;
+    c.busy = true;
+    c.req.body = c.body;
+    std::string allow;
+    const handler* h = st.routes.find(c.req.verb, c.req.path, allow);
+    // Plain statements, not a conditional expression: g++ 12 mis-destroys temporaries of a
+    // co_await inside ?: (a double free, seen here).
+    response r;
+    if (h) {
+        r = co_await call_handler(*h, c.req);
+    } else if (allow.empty()) {
+        r = response(404, "Not Found\n");
+    } else {
+        r = response(405, "Method Not Allowed\n");
+        r.header("Allow", allow);
+    }
+    const bool keep_alive = c.parser.head().keep_alive && !st.stopping;
+    c.close_after_flush = !keep_alive;
+    serialize(c, r, keep_alive);
+    result<void> sent;
+    if (r.file().fd >= 0) {
+        file_body f = r.release_file();
+        if (c.req.verb == method::head || has_no_body(r.status())) {
+            ::close(f.fd);
+        } else {
+            sent = co_await flush(c);
+            if (sent) {
+                sent = co_await send_file(c, f);
+            } else {
+                ::close(f.fd);
+            }
+        }
+    }
+    c.busy = false;
+    --st.metrics.in_flight;
+    ++st.metrics.requests_by_class[static_cast<std::size_t>(std::clamp(r.status() / 100, 1, 5))];
+    st.metrics.record_latency(std::chrono::duration<double>(steady::now() - started).count());
+    co_return sent;
+}
+
+void answer_error(connection& c, int status, std::string_view reason) {
+    response r(status, std::string(reason) + "\n");
+    c.close_after_flush = true;
+    serialize(c, r, false);
+    ++c.srv.metrics.requests_by_class[static_cast<std::size_t>(status / 100)];
+}
+
+// Makes room to read: drops consumed bytes, and grows the buffer when a request's head or a
+// body piece does not fit (the parser's limits bound the head; body pieces are consumed).
+void make_room(connection& c) {
+    if (c.begin > 0) {
+        std::memmove(c.in.data(), c.in.data() + c.begin, c.end - c.begin);
+        c.end -= c.begin;
+        c.begin = 0;
+    }
+    if (c.end == c.in.size()) {
+        c.in.resize(c.in.size() * 2);
+    }
+}
+
+enum class step { read_more, close };
+
+// Parses and answers every complete request in the buffer. The heads' views point into
+// c.in, so nothing here moves it.
+task<step> process(connection& c) {
+    using kind = request_parser::state;
+    for (;;) {
+        const auto ev = c.parser.parse({c.in.data() + c.begin, c.end - c.begin});
+        c.begin += ev.consumed;
+        if (ev.kind == kind::need_more) {
+            co_return step::read_more;
+        }
+        if (ev.kind == kind::error) {
+            answer_error(c, ev.status, ev.reason);
+            co_return step::close;
+        }
+        if (ev.kind == kind::body_data) {
+            c.body.append(ev.body.data(), ev.body.size());
+            continue;
+        }
+        if (ev.kind == kind::head_done) {
+            const request_head& h = c.parser.head();
+            begin_request(c, h);
+            c.in_body = h.chunked || h.content_length.value_or(0) > 0;
+            if (h.expect_continue && c.in_body) {
+                c.out.append("HTTP/1.1 100 Continue\r\n\r\n");  // the client waits for this
+                const result<void> sent = co_await flush(c);
+                if (!sent) {
+                    co_return step::close;
+                }
+            }
+            continue;
+        }
+        // message_done
+        const result<void> sent = co_await respond(c);
+        if (!sent || c.close_after_flush) {
+            co_return step::close;
+        }
+        c.parser.reset();
+        c.in_body = false;
+        c.in_request = c.begin < c.end;  // pipelined: the next request is already here
+        if (c.in_request) {
+            c.timer.arm(c.srv.options.header_timeout);
+        }
+    }
+}
+
+}  // namespace
+
+connection::connection(server::state& st, net::tcp_stream stream)
+    : srv(st),
+      s(std::move(stream)),
+      timer(*corio::detail::scheduler::current(), stop),
+      parser(st.options.limits),
+      in(initial_buffer) {
+    if (auto ep = s.remote_endpoint()) {
+        remote = *ep;
+    }
+    (void)s.set_nodelay(true);  // responses are whole: waiting for more to send only delays
+    next = srv.connections;
+    if (next) {
+        next->prev = this;
+    }
+    srv.connections = this;
+    ++srv.metrics.open_connections;
+}
+
+connection::~connection() {
+    (prev ? prev->next : srv.connections) = next;
+    if (next) {
+        next->prev = prev;
+    }
+    if (--srv.metrics.open_connections == 0 && srv.stopping) {
+        srv.all_closed.set();
+    }
+}
+
+task<> run_connection(connection& c) {
+    const auto& opt = c.srv.options;
+    for (;;) {
+        // Each co_await is a statement of its own: g++ 12 mishandles the temporaries of a
+        // co_await inside a larger expression (conditions, ?:).
+        const step next = co_await process(c);
+        const result<void> sent = co_await flush(c);
+        if (!sent || next == step::close) {
+            co_return;
+        }
+        if (c.srv.stopping && !c.in_request) {
+            co_return;  // between requests: nothing in flight to finish
+        }
+        if (!c.in_request || c.in_body) {
+            // Waiting for the next request, or for more of a body: either may idle this long.
+            // (A head's own deadline runs from its first byte and is not extended.)
+            c.timer.arm(opt.idle_timeout);
+        }
+        make_room(c);
+        auto n = co_await c.s.recv(std::span<std::byte>(
+            reinterpret_cast<std::byte*>(c.in.data() + c.end), c.in.size() - c.end));
+        if (!n || *n == 0) {
+            co_return;  // the peer left, an error, or the timer (or a shutdown) cancelled us
+        }
+        c.srv.metrics.bytes_in += *n;
+        c.end += *n;
+        if (!c.in_request) {  // the first bytes of a request: its head must come in time
+            c.in_request = true;
+            c.timer.arm(opt.header_timeout);
+        }
+    }
+}
+
+}  // namespace corio::http::detail

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+// The server's shared state and one connection's buffers, shared by server.cpp and connection.cpp.
+#pragma once
+
+#include <corio/clock.hpp>
+#include <corio/detail/scheduler.hpp>
+#include <corio/event.hpp>
+#include <corio/http/parser.hpp>
+#include <corio/http/request.hpp>
+#include <corio/http/server.hpp>
+
+#include "http/date.hpp"
+
+#include <chrono>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+namespace corio::http {
+namespace detail {
+struct connection;
+}
+
+struct server::state {
+    state(router r, server_options o) : routes(std::move(r)), options(std::move(o)) {}
+    router routes;
+    server_options options;
+    server_metrics metrics;
+    detail::date_cache date;
+    detail::connection* connections = nullptr;  // every open one, for stop()
+    net::tcp_listener* listener = nullptr;      // while serve() runs
+    bool stopping = false;
+    event all_closed;
+};
+
+namespace detail {
+
+/// Stops a connection's stop_source at a deadline (header, idle or body timeout); re-armed as
+/// the connection moves between reading a request and waiting for the next.
+struct deadline_stop final : corio::detail::timer_node {
+    corio::detail::scheduler& sched;
+    std::stop_source& source;
+    deadline_stop(corio::detail::scheduler& s, std::stop_source& src) : sched(s), source(src) {
+        fire = [](corio::detail::timer_node* n) { static_cast<deadline_stop*>(n)->source.request_stop(); };
+    }
+    deadline_stop(const deadline_stop&) = delete;
+    deadline_stop& operator=(const deadline_stop&) = delete;
+    ~deadline_stop() { disarm(); }
+    void arm(std::chrono::steady_clock::duration after) {
+        disarm();
+        deadline = corio::detail::deadline_after(sched.now(), after);
+        sched.timers().insert(*this);
+    }
+    void disarm() noexcept {
+        if (linked()) {
+            sched.timers().cancel(*this);
+        }
+    }
+};
+
+/// One client: its socket, parser, buffers (kept across requests, so a busy keep-alive
+/// connection allocates nothing) and its place in the server's list.
+struct connection {
+    connection(server::state& s, net::tcp_stream stream);
+    ~connection();
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    server::state& srv;
+    net::tcp_stream s;
+    net::endpoint remote;
+    std::stop_source stop;
+    deadline_stop timer;
+    request_parser parser;
+    std::vector<char> in;     // received bytes: [begin, end) not yet consumed
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    std::string out;          // responses not yet written
+    std::string body;         // the current request's body
+    std::string arena;        // the head, copied when a body makes the input buffer move
+    std::vector<header_field> fields;
+    request req;              // the current request, views into in/arena/body
+    bool in_request = false;  // a request has begun arriving and is not yet answered
+    bool in_body = false;     // its head is parsed and a body is still arriving
+    bool busy = false;        // its handler is running
+    bool close_after_flush = false;
+    connection* prev = nullptr;
+    connection* next = nullptr;
+};
+
+/// The connection's loop: read, parse every complete request, answer them in order with one
+/// write, until the peer leaves, a timeout fires, or the server stops.
+task<> run_connection(connection& c);
+
+}  // namespace detail
+}  // namespace corio::http

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+// response: validated header fields, reason phrases, and request field lookup.
+#include <corio/error.hpp>
+#include <corio/http/request.hpp>
+#include <corio/http/response.hpp>
+
+#include <algorithm>
+#include <utility>
+
+#include <unistd.h>
+
+namespace corio::http {
+namespace {
+
+bool is_token_char(char c) noexcept {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 'a' && u <= 'z') return true;
+    if (u >= 'A' && u <= 'Z') return true;
+    if (u >= '0' && u <= '9') return true;
+    return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool is_token(std::string_view s) noexcept {
+    return !s.empty() && std::all_of(s.begin(), s.end(), is_token_char);
+}
+
+// Fields the server computes itself; a handler setting them would contradict the framing.
+bool server_owned(std::string_view name) noexcept {
+    for (std::string_view owned : {"Content-Length", "Transfer-Encoding", "Connection", "Date"}) {
+        if (field_name_equal(name, owned)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+std::string_view reason_phrase(int status) noexcept {
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+response::response(int status, std::string body, std::string_view content_type)
+    : status_(status), body_(std::move(body)) {
+    if (status < 100 || status > 599) {
+        throw usage_error("corio::http::response: status must be 100..599");
+    }
+    if (!content_type.empty()) {
+        header("Content-Type", content_type);
+    }
+}
+
+response::response(response&& o) noexcept
+    : status_(o.status_),
+      chunked_(o.chunked_),
+      fields_(std::move(o.fields_)),
+      body_(std::move(o.body_)),
+      file_(o.release_file()) {}
+
+response& response::operator=(response&& o) noexcept {
+    if (this != &o) {
+        if (file_.fd >= 0) {
+            ::close(file_.fd);
+        }
+        status_ = o.status_;
+        chunked_ = o.chunked_;
+        fields_ = std::move(o.fields_);
+        body_ = std::move(o.body_);
+        file_ = o.release_file();
+    }
+    return *this;
+}
+
+response::~response() {
+    if (file_.fd >= 0) {
+        ::close(file_.fd);
+    }
+}
+
+response& response::header(std::string_view name, std::string_view value) {
+    if (!is_token(name)) {
+        throw usage_error("corio::http::response: header name is not a token");
+    }
+    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
+        throw usage_error("corio::http::response: CR, LF or NUL in a header value");
+    }
+    if (server_owned(name)) {
+        throw usage_error("corio::http::response: the server writes " + std::string(name));
+    }
+    fields_.append(name).append(": ").append(value).append("\r\n");
+    return *this;
+}
+
+response& response::file(file_body f) noexcept {
+    if (file_.fd >= 0) {
+        ::close(file_.fd);
+    }
+    file_ = f;
+    body_.clear();
+    return *this;
+}
+
+file_body response::release_file() noexcept { return std::exchange(file_, file_body{}); }
+
+bool field_name_equal(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    const auto lower = [](char c) {
+        return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+    };
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (lower(a[i]) != lower(b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::optional<std::string_view> request::header(std::string_view name) const noexcept {
+    for (const header_field& f : headers) {
+        if (field_name_equal(f.name, name)) {
+            return f.value;
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace corio::http
