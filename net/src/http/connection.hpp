@@ -12,6 +12,7 @@
 #include "http/date.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -84,6 +85,9 @@ struct connection {
     bool in_body = false;     // its head is parsed and a body is still arriving
     bool busy = false;        // its handler is running
     bool close_after_flush = false;
+    bool head_timer_armed = false;  // the current head's deadline is set
+    std::uint32_t answered = 0;     // responses in `out` whose latency is not yet recorded
+    std::chrono::steady_clock::time_point read_at{};  // when the last bytes were read
     connection* prev = nullptr;
     connection* next = nullptr;
 };

@@ -59,11 +59,17 @@ std::optional<std::time_t> parse_http_date(std::string_view s) noexcept {
     return ::timegm(&tm);
 }
 
-std::string_view date_cache::now() noexcept {
-    const std::time_t t = std::time(nullptr);
-    if (t != second_) {
-        second_ = t;
-        view_ = format_http_date(t, text_);
+std::string_view date_cache::now(std::chrono::steady_clock::time_point seen) noexcept {
+    if (second_ >= 0 && seen >= checked_ && seen - checked_ < std::chrono::milliseconds(50)) {
+        return view_;
+    }
+    checked_ = seen;
+    // The coarse clock: a second's resolution is all a Date field has, and it is cheaper.
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    if (ts.tv_sec != second_) {
+        second_ = ts.tv_sec;
+        view_ = format_http_date(ts.tv_sec, text_);
     }
     return view_;
 }

@@ -2,6 +2,7 @@
 // HTTP dates (IMF-fixdate, RFC 9110 5.6.7): formatting, parsing, and a once-a-second cache.
 #pragma once
 
+#include <chrono>
 #include <ctime>
 #include <optional>
 #include <string_view>
@@ -16,9 +17,13 @@ std::optional<std::time_t> parse_http_date(std::string_view s) noexcept;
 /// The current date, formatted at most once per second (the Date field of every response).
 class date_cache {
 public:
-    std::string_view now() noexcept;
+    /// The date at `seen` (a steady time the caller has anyway): the wall clock is read again
+    /// only when `seen` moved 50 ms past the last read, so a busy server reads it 20 times a
+    /// second, not once per response.
+    std::string_view now(std::chrono::steady_clock::time_point seen) noexcept;
 
 private:
+    std::chrono::steady_clock::time_point checked_{};
     std::time_t second_ = -1;
     char text_[32] = {};
     std::string_view view_;

@@ -8,13 +8,13 @@
 
 namespace corio::http {
 
-void server_metrics::record_latency(double seconds) noexcept {
-    latency_sum_seconds += seconds;
+void server_metrics::record_latency(double seconds, std::uint64_t n) noexcept {
+    latency_sum_seconds += seconds * static_cast<double>(n);
     std::size_t i = 0;
     while (i < latency_bounds.size() && seconds > latency_bounds[i]) {
         ++i;
     }
-    ++latency_counts[i];
+    latency_counts[i] += n;
 }
 
 std::string server_metrics::prometheus_text() const {

@@ -69,7 +69,12 @@ response::response(int status, std::string body, std::string_view content_type)
         throw usage_error("corio::http::response: status must be 100..599");
     }
     if (!content_type.empty()) {
-        header("Content-Type", content_type);
+        // Only the value needs checking here (the name is ours): this runs once per response.
+        if (content_type.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
+            throw usage_error("corio::http::response: CR, LF or NUL in the content type");
+        }
+        fields_.reserve(16 + content_type.size());
+        fields_.append("Content-Type: ").append(content_type).append("\r\n");
     }
 }
 

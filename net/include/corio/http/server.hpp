@@ -44,7 +44,8 @@ struct server_metrics {
     std::array<std::uint64_t, latency_bounds.size() + 1> latency_counts{};  ///< last: +Inf
     double latency_sum_seconds = 0;
 
-    void record_latency(double seconds) noexcept;
+    /// Counts `n` requests that took `seconds` each.
+    void record_latency(double seconds, std::uint64_t n = 1) noexcept;
     /// The Prometheus text exposition format (version 0.0.4).
     std::string prometheus_text() const;
 };
