@@ -16,6 +16,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -374,6 +375,40 @@ TEST_CASE("http server: a malformed request is answered 400 and the connection c
         CHECK(r.field("Connection") == "close");
         const auto got103 = co_await rd.at_end();
         CHECK(got103);
+        co_await f.stop();
+    }());
+}
+
+TEST_CASE("http server: each rejection is answered with its status and the connection closed") {
+    run_test([]() -> task<> {
+        server_options o;
+        o.limits.max_request_line = 64;
+        o.limits.max_header_section = 128;
+        o.limits.max_body = 8;
+        fixture f(o);
+        const std::string long_target(100, 'a');
+        const std::vector<std::pair<std::string, int>> cases = {
+            {"GET /" + long_target + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
+            {"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(200, 'b') + "\r\n\r\n", 431},
+            {"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n123456789", 413},
+            {"BREW / HTTP/1.1\r\nHost: x\r\n\r\n", 501},
+            {"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
+            {"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400},
+            {"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400},
+            {"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+            {"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+        };
+        for (const auto& [request, status] : cases) {
+            auto s = co_await f.connect();
+            response_reader rd{s};
+            co_await send(s, request);
+            const reply r = co_await rd.next();
+            CAPTURE(request);
+            CHECK(r.status() == status);
+            CHECK(r.field("Connection") == "close");
+            const bool closed = co_await rd.at_end();
+            CHECK(closed);
+        }
         co_await f.stop();
     }());
 }
