@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include <poll.h>
+
 namespace corio::detail {
 
 /// One readiness event: the packed token given at add/modify, and what was reported.
@@ -50,6 +52,31 @@ public:
     /// Makes a blocked (or the next) wait() return. Safe from any thread and signal-safe.
     virtual void wake() noexcept = 0;
 };
+
+/// What poll(2)'s revents (or an io_uring POLL_ADD's result) report, in corio's terms. Hang-up
+/// and error also set readable and writable, so whoever waits retries and learns the truth.
+inline readiness readiness_from_poll(unsigned e) noexcept {
+    readiness r;
+    if (e & (POLLIN | POLLPRI)) {
+        r.bits |= readiness::readable;
+    }
+    if (e & POLLOUT) {
+        r.bits |= readiness::writable;
+    }
+#ifdef POLLRDHUP
+    if (e & POLLRDHUP) {
+        r.bits |= readiness::hangup | readiness::readable;
+    }
+#endif
+    if (e & POLLHUP) {
+        r.bits |= readiness::hangup | readiness::readable | readiness::writable;
+    }
+    // POLLNVAL: the descriptor was closed without remove(); the retried call says EBADF.
+    if (e & (POLLERR | POLLNVAL)) {
+        r.bits |= readiness::error | readiness::readable | readiness::writable;
+    }
+    return r;
+}
 
 /// Opens the backend called `name` ("epoll", "epoll-et", ...). errc::backend_unavailable
 /// when it is not compiled in; the OS error when the kernel refuses it.

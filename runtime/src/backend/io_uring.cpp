@@ -365,23 +365,7 @@ bool uring_backend::on_poll(const io_uring_cqe& cqe, ready_event& ev) noexcept {
     if (cqe.res == -ECANCELED) {
         return false;
     }
-    readiness r;
-    const unsigned e = cqe.res < 0 ? POLLERR : static_cast<unsigned>(cqe.res);
-    if (e & (POLLIN | POLLPRI)) {
-        r.bits |= readiness::readable;
-    }
-    if (e & POLLOUT) {
-        r.bits |= readiness::writable;
-    }
-    if (e & (POLLHUP | POLLRDHUP)) {
-        r.bits |= readiness::hangup | readiness::readable;
-    }
-    if (e & POLLHUP) {
-        r.bits |= readiness::writable;
-    }
-    if (e & POLLERR) {
-        r.bits |= readiness::error | readiness::readable | readiness::writable;
-    }
+    const readiness r = readiness_from_poll(cqe.res < 0 ? POLLERR : static_cast<unsigned>(cqe.res));
     ev = {reg.token, r};
     return true;
 }

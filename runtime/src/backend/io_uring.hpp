@@ -198,6 +198,8 @@ private:
         return buffers_.is_open();
     }
     void cancel_now(std::uint64_t user_data) noexcept;
+    /// Returns once the kernel has cancelled or finished `op`: it touches no buffer after.
+    void cancel_sync(op_record* op) noexcept;
 
     bool submit_multishot(completion& c, const completion_request& r) noexcept;
     void arm_multishot(multishot_state& st, int fd, completion_kind kind) noexcept;

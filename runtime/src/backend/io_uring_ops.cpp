@@ -129,6 +129,13 @@ void uring_backend::cancel_now(std::uint64_t user_data) noexcept {
     }
 }
 
+void uring_backend::cancel_sync(op_record* op) noexcept {
+    io_uring_sync_cancel_reg reg{};
+    reg.addr = reinterpret_cast<std::uint64_t>(op);
+    reg.timeout.tv_sec = reg.timeout.tv_nsec = -1;
+    io_uring_register_sync_cancel(&ring_, &reg);  // ENOENT: it had completed already
+}
+
 void uring_backend::abandon(completion& c) noexcept {
     auto* op = static_cast<op_record*>(c.op);
     if (!op) {
@@ -152,10 +159,7 @@ void uring_backend::abandon(completion& c) noexcept {
         return;
     }
     // In the kernel: wait until it is cancelled or done, as the frame's buffer is going away.
-    io_uring_sync_cancel_reg reg{};
-    reg.addr = reinterpret_cast<std::uint64_t>(op);
-    reg.timeout.tv_sec = reg.timeout.tv_nsec = -1;
-    io_uring_register_sync_cancel(&ring_, &reg);  // ENOENT: it had completed already
+    cancel_sync(op);
 }
 
 bool uring_backend::submit_multishot(completion& c, const completion_request& r) noexcept {
@@ -320,10 +324,7 @@ void uring_backend::forget(int fd) noexcept {
         } else if (kind == completion_kind::accept) {
             // Synchronously: until the kernel drops its reference the socket keeps listening,
             // and a port closed here must be free (and refuse connections) at once.
-            io_uring_sync_cancel_reg reg{};
-            reg.addr = reinterpret_cast<std::uint64_t>(op);
-            reg.timeout.tv_sec = reg.timeout.tv_nsec = -1;
-            io_uring_register_sync_cancel(&ring_, &reg);
+            cancel_sync(op);
             // The request lets go of the file only when its completion is flushed, which a
             // single-issuer ring defers until it is next entered: enter now.
             io_uring_get_events(&ring_);

@@ -120,7 +120,7 @@ public:
                 return count;
             }
             --n;
-            out[count++] = {tokens_[i], translate(fds_[i].revents)};
+            out[count++] = {tokens_[i], readiness_from_poll(static_cast<unsigned short>(fds_[i].revents))};
         }
         next_ = 0;
         return count;
@@ -163,29 +163,6 @@ private:
         const auto ms = ns / 1'000'000 + (ns % 1'000'000 != 0);
         return ::poll(fds_.data(), nfds, static_cast<int>(std::min<std::int64_t>(ms, INT32_MAX)));
 #endif
-    }
-
-    static readiness translate(short e) noexcept {
-        readiness r;
-        if (e & (POLLIN | POLLPRI)) {
-            r.bits |= readiness::readable;
-        }
-        if (e & POLLOUT) {
-            r.bits |= readiness::writable;
-        }
-#ifdef POLLRDHUP
-        if (e & POLLRDHUP) {
-            r.bits |= readiness::hangup | readiness::readable;
-        }
-#endif
-        if (e & POLLHUP) {
-            r.bits |= readiness::hangup | readiness::readable | readiness::writable;
-        }
-        // POLLNVAL: the descriptor was closed without remove(); the retried call says EBADF.
-        if (e & (POLLERR | POLLNVAL)) {
-            r.bits |= readiness::error | readiness::readable | readiness::writable;
-        }
-        return r;
     }
 
     void drain_wake_pipe() noexcept {
