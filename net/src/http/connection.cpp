@@ -71,32 +71,66 @@ void begin_request(connection& c, const request_head& h) {
 
 bool has_no_body(int status) noexcept { return status < 200 || status == 204 || status == 304; }
 
-void write_head(connection& c, const response& r, bool keep_alive, std::uint64_t length,
-                bool chunked) {
-    std::string& out = c.out;
-    out.append("HTTP/1.1 ");
+using namespace std::string_view_literals;  // literals with their length: no strlen each
+
+// The status line and the fields every response starts with, up to its Content-Type.
+void write_head_start(std::string& out, const server::state& st, const response& r,
+                      std::string_view date) {
+    out.append("HTTP/1.1 "sv);
     append_number(out, static_cast<std::uint64_t>(r.status()));
     out.push_back(' ');
     out.append(reason_phrase(r.status()));
-    out.append("\r\n");
-    if (!c.srv.options.server_name.empty()) {
-        out.append("Server: ").append(c.srv.options.server_name).append("\r\n");
+    out.append("\r\n"sv);
+    if (!st.options.server_name.empty()) {
+        out.append("Server: "sv).append(st.options.server_name).append("\r\n"sv);
     }
-    out.append("Date: ").append(c.srv.date.now(c.read_at)).append("\r\n");
-    out.append(r.fields());
-    if (chunked) {
-        out.append("Transfer-Encoding: chunked\r\n");
-    } else if (!has_no_body(r.status())) {
-        out.append("Content-Length: ");
+    out.append("Date: "sv).append(date).append("\r\n"sv);
+    if (const std::string_view type = r.content_type(); !type.empty()) {
+        out.append("Content-Type: "sv).append(type).append("\r\n"sv);
+    }
+}
+
+// A response with no fields of its own and a Content-Length: its head up to the length's value
+// comes from the cache, rebuilt when the status, type or second changes.
+const std::string& cached_head_start(server::state& st, const response& r, std::string_view date) {
+    head_cache& cache = st.head;
+    if (cache.status != r.status() || cache.second != st.date.second() ||
+        cache.type != r.content_type()) {
+        cache.status = r.status();
+        cache.second = st.date.second();
+        cache.type.assign(r.content_type());
+        cache.prefix.clear();
+        write_head_start(cache.prefix, st, r, date);
+        cache.prefix.append("Content-Length: "sv);
+    }
+    return cache.prefix;
+}
+
+void write_head(connection& c, const response& r, bool keep_alive, std::uint64_t length,
+                bool chunked) {
+    std::string& out = c.out;
+    const std::string_view date = c.srv.date.now(c.read_at);
+    if (!chunked && r.fields().empty() && !has_no_body(r.status())) {
+        out.append(cached_head_start(c.srv, r, date));
         append_number(out, length);
-        out.append("\r\n");
+        out.append("\r\n"sv);
+    } else {
+        write_head_start(out, c.srv, r, date);
+        out.append(r.fields());
+        if (chunked) {
+            out.append("Transfer-Encoding: chunked\r\n"sv);
+        } else if (!has_no_body(r.status())) {
+            out.append("Content-Length: "sv);
+            append_number(out, length);
+            out.append("\r\n"sv);
+        }
     }
     if (!keep_alive) {
-        out.append("Connection: close\r\n");
+        out.append("Connection: close\r\n"sv);
     } else if (c.req.version_minor == 0) {
-        out.append("Connection: keep-alive\r\n");
+        out.append("Connection: keep-alive\r\n"sv);
     }
-    out.append("\r\n");
+    out.append("\r\n"sv);
 }
 
 // Appends the response to c.out; a file body is left in `r` for the caller to send.
@@ -172,22 +206,6 @@ task<result<void>> send_file(connection& c, file_body f) {
     co_return outcome;
 }
 
-task<response> call_handler(const handler& h, const request& r) {
-    // The handler's own exception reaches us through the awaited task; a 500 answers it.
-    bool failed = false;
-    response res;
-    try {
-        task<response> t = h(r);
-        res = co_await std::move(t);
-    } catch (const std::exception&) {
-        failed = true;
-    }
-    if (failed) {
-        res = response(500, "Internal Server Error\n");
-    }
-    co_return res;
-}
-
 // Routes and runs the current request, appends its response, and sends a file body if any.
 task<result<void>> respond(connection& c) {
     server::state& st = c.srv;
@@ -200,7 +218,17 @@ task<result<void>> respond(connection& c) {
     // co_await inside ?: (a double free, seen here).
     response r;
     if (h) {
-        r = co_await call_handler(*h, c.req);
+        // The handler's own exception reaches us through the awaited task; a 500 answers it.
+        bool failed = false;
+        try {
+            task<response> t = (*h)(c.req);
+            r = co_await std::move(t);
+        } catch (const std::exception&) {
+            failed = true;
+        }
+        if (failed) {
+            r = response(500, "Internal Server Error\n");
+        }
     } else if (allow.empty()) {
         r = response(404, "Not Found\n");
     } else {

@@ -21,6 +21,8 @@ public:
     /// only when `seen` moved 50 ms past the last read, so a busy server reads it 20 times a
     /// second, not once per response.
     std::string_view now(std::chrono::steady_clock::time_point seen) noexcept;
+    /// The second the last now() formatted: what was built from its text is stale once it moves.
+    std::time_t second() const noexcept { return second_; }
 
 private:
     std::chrono::steady_clock::time_point checked_{};

@@ -5,6 +5,7 @@
 #include <corio/http/response.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include <unistd.h>
@@ -22,6 +23,12 @@ bool is_token_char(char c) noexcept {
 
 bool is_token(std::string_view s) noexcept {
     return !s.empty() && std::all_of(s.begin(), s.end(), is_token_char);
+}
+
+// A value that cannot split the response: no CR, LF or NUL (a loop, not find_first_of, which
+// calls memchr once per byte).
+bool is_field_value(std::string_view s) noexcept {
+    return std::none_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
 }
 
 // Fields the server computes itself; a handler setting them would contradict the framing.
@@ -68,22 +75,19 @@ response::response(int status, std::string body, std::string_view content_type)
     if (status < 100 || status > 599) {
         throw usage_error("corio::http::response: status must be 100..599");
     }
-    if (!content_type.empty()) {
-        // Only the value needs checking here (the name is ours): this runs once per response.
-        if (content_type.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
-            throw usage_error("corio::http::response: CR, LF or NUL in the content type");
-        }
-        fields_.reserve(16 + content_type.size());
-        fields_.append("Content-Type: ").append(content_type).append("\r\n");
-    }
+    this->content_type(content_type);
 }
 
 response::response(response&& o) noexcept
     : status_(o.status_),
       chunked_(o.chunked_),
+      type_size_(o.type_size_),
+      long_type_(std::move(o.long_type_)),
       fields_(std::move(o.fields_)),
       body_(std::move(o.body_)),
-      file_(o.release_file()) {}
+      file_(o.release_file()) {
+    std::memcpy(type_, o.type_, sizeof type_);
+}
 
 response& response::operator=(response&& o) noexcept {
     if (this != &o) {
@@ -92,6 +96,9 @@ response& response::operator=(response&& o) noexcept {
         }
         status_ = o.status_;
         chunked_ = o.chunked_;
+        type_size_ = o.type_size_;
+        std::memcpy(type_, o.type_, sizeof type_);
+        long_type_ = std::move(o.long_type_);
         fields_ = std::move(o.fields_);
         body_ = std::move(o.body_);
         file_ = o.release_file();
@@ -109,13 +116,31 @@ response& response::header(std::string_view name, std::string_view value) {
     if (!is_token(name)) {
         throw usage_error("corio::http::response: header name is not a token");
     }
-    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
+    if (!is_field_value(value)) {
         throw usage_error("corio::http::response: CR, LF or NUL in a header value");
     }
     if (server_owned(name)) {
         throw usage_error("corio::http::response: the server writes " + std::string(name));
     }
+    if (field_name_equal(name, "Content-Type")) {
+        return content_type(value);
+    }
     fields_.append(name).append(": ").append(value).append("\r\n");
+    return *this;
+}
+
+response& response::content_type(std::string_view type) {
+    if (!is_field_value(type)) {
+        throw usage_error("corio::http::response: CR, LF or NUL in the content type");
+    }
+    if (type.size() <= inline_type) {
+        std::memcpy(type_, type.data(), type.size());
+        type_size_ = static_cast<std::uint8_t>(type.size());
+        long_type_.clear();
+    } else {
+        long_type_.assign(type);
+        type_size_ = inline_type + 1;
+    }
     return *this;
 }
 

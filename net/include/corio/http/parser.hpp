@@ -189,11 +189,13 @@ private:
     event fail(int status, std::string_view reason) noexcept;
     event failure() const noexcept;
 
+    // The small, per-request state first, in the parser's first cache lines; the 8 KiB of field
+    // arrays after it are touched only as far as a request has fields.
     parser_limits limits_;
     request_head head_;
+    progress p_;
     header_field fields_[max_fields];
     field_slices slices_[max_fields];
-    progress p_;
 };
 
 }  // namespace corio::http

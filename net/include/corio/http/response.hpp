@@ -23,7 +23,8 @@ struct file_body {
 class response {
 public:
     response() = default;
-    /// A response with a body in memory. Throws usage_error for a status outside 100..599.
+    /// A response with a body in memory. Throws usage_error for a status outside 100..599, or
+    /// CR, LF or NUL in the content type.
     explicit response(int status, std::string body = {},
                       std::string_view content_type = "text/plain; charset=utf-8");
     response(response&& o) noexcept;
@@ -33,10 +34,12 @@ public:
     ~response();
 
     int status() const noexcept { return status_; }
-    /// Adds a header field. Throws usage_error when the name is not a token or either part holds
-    /// CR, LF or NUL (a response-splitting bug in the caller), or for a field the server writes.
+    /// Adds a header field (Content-Type replaces the one set before). Throws usage_error when
+    /// the name is not a token or either part holds CR, LF or NUL (a response-splitting bug in
+    /// the caller), or for a field the server writes.
     response& header(std::string_view name, std::string_view value);
-    response& content_type(std::string_view type) { return header("Content-Type", type); }
+    /// Replaces the Content-Type ("" for none). Throws usage_error for CR, LF or NUL in it.
+    response& content_type(std::string_view type);
     /// Sends the body with chunked transfer coding (HTTP/1.1 peers only; 1.0 gets it framed by
     /// closing the connection).
     response& chunked(bool on = true) noexcept {
@@ -46,6 +49,11 @@ public:
     /// Replaces the body with `f` (closed with the response if it is never sent).
     response& file(file_body f) noexcept;
 
+    /// The Content-Type value; empty when there is none.
+    std::string_view content_type() const noexcept {
+        return type_size_ <= inline_type ? std::string_view(type_, type_size_) : long_type_;
+    }
+    /// The other header fields, as "Name: value\r\n" lines.
     const std::string& fields() const noexcept { return fields_; }
     std::string& body() noexcept { return body_; }
     const std::string& body() const noexcept { return body_; }
@@ -55,8 +63,14 @@ public:
     file_body release_file() noexcept;
 
 private:
+    // Nearly every response has a Content-Type, and nearly all fit here: no allocation for it.
+    static constexpr std::size_t inline_type = 46;
+
     int status_ = 200;
     bool chunked_ = false;
+    std::uint8_t type_size_ = 0;  // over inline_type: the type is in long_type_
+    char type_[inline_type] = {};
+    std::string long_type_;
     std::string fields_;  // "Name: value\r\n" lines, validated
     std::string body_;
     file_body file_;
