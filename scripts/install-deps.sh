@@ -13,8 +13,11 @@ set -euo pipefail
 
 # The toolchain and libraries of the release, debug, asan and tsan presets. The C compiler comes
 # with g++; the sanitizer runtimes (libasan8, libubsan1, libtsan2) come with gcc-12. cmake pulls
-# in procps. make is the presets' generator ("Unix Makefiles", CMake's default).
-packages=(g++ make cmake pkg-config libfmt-dev catch2 liburing-dev libbenchmark-dev)
+# in procps. make is the presets' generator ("Unix Makefiles", CMake's default). curl, ab
+# (apache2-utils) and python3 are the real clients of tests/net/http/interop_test.cpp, which
+# fails rather than skips without them.
+packages=(g++ make cmake pkg-config libfmt-dev catch2 liburing-dev libbenchmark-dev
+    curl apache2-utils python3)
 
 while (($#)); do
     case $1 in
