@@ -228,7 +228,8 @@ bool scheduler::run_loop(bool (*done)(void*), void* ctx) {
         if (auto r = reactor_->poll(poll_timeout()); !r) {
             throw std::system_error(r.error(), "corio: reactor wait failed");
         }
-        timers_.expire(now());
+        polled_at_ = now();
+        timers_.expire(polled_at_);
     }
 }
 

@@ -384,7 +384,7 @@ task<> run_connection(connection& c) {
         }
         c.srv.metrics.bytes_in += *n;
         c.end += *n;
-        c.read_at = steady::now();
+        c.read_at = c.timer.sched.polled_at();  // the poll that saw them: no clock read per read
         if (!c.in_request) {  // the first bytes of a request: its head must come in time
             c.in_request = true;
             c.timer.arm(opt.header_timeout);

@@ -62,7 +62,9 @@ struct deadline_stop final : corio::detail::timer_node {
     ~deadline_stop() { disarm(); }
     void arm(std::chrono::steady_clock::duration after) {
         disarm();
-        deadline = corio::detail::deadline_after(sched.now(), after);
+        // From the loop's last poll, not a fresh clock read: these timeouts are seconds long, and
+        // a connection arms one or two per request.
+        deadline = corio::detail::deadline_after(sched.polled_at(), after);
         sched.timers().insert(*this);
     }
     void disarm() noexcept {
@@ -100,7 +102,7 @@ struct connection {
     bool close_after_flush = false;
     bool head_timer_armed = false;  // the current head's deadline is set
     std::uint32_t answered = 0;     // responses in `out` whose latency is not yet recorded
-    std::chrono::steady_clock::time_point read_at{};  // when the last bytes were read
+    std::chrono::steady_clock::time_point read_at{};  // when the loop saw the last bytes arrive
     connection* prev = nullptr;
     connection* next = nullptr;
 };

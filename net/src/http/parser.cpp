@@ -207,6 +207,46 @@ struct field_line {
     std::string_view why;
 };
 
+// The first ' ' at or after `from`, or npos. A loop, not find(): request lines' parts are a few
+// bytes long, shorter than a memchr call costs.
+std::size_t find_space(std::string_view s, std::size_t from) noexcept {
+    for (std::size_t i = from; i < s.size(); ++i) {
+        if (s[i] == ' ') {
+            return i;
+        }
+    }
+    return std::string_view::npos;
+}
+
+// The method named `name` (case-sensitive, RFC 9110 §9.1), compared against constants of known
+// length so that no comparison is a library call.
+std::optional<method> method_of(std::string_view name) noexcept {
+    switch (name.size()) {
+        case 3:
+            if (name == "GET") return method::get;
+            if (name == "PUT") return method::put;
+            break;
+        case 4:
+            if (name == "HEAD") return method::head;
+            if (name == "POST") return method::post;
+            break;
+        case 5:
+            if (name == "PATCH") return method::patch;
+            if (name == "TRACE") return method::trace;
+            break;
+        case 6:
+            if (name == "DELETE") return method::delete_;
+            break;
+        case 7:
+            if (name == "OPTIONS") return method::options;
+            if (name == "CONNECT") return method::connect;
+            break;
+        default:
+            break;
+    }
+    return std::nullopt;
+}
+
 field_line bad_field(std::string_view why) noexcept {
     field_line f;
     f.why = why;
@@ -435,8 +475,8 @@ request_parser::step request_parser::on_request_line(std::span<const char> in) n
 request_parser::step request_parser::parse_request_line(std::span<const char> in,
                                                         const line_scan& line) noexcept {
     const std::string_view text = view(in, line.begin, line.end);
-    const auto sp1 = text.find(' ');
-    const auto sp2 = sp1 == std::string_view::npos ? sp1 : text.find(' ', sp1 + 1);
+    const auto sp1 = find_space(text, 0);
+    const auto sp2 = sp1 == std::string_view::npos ? sp1 : find_space(text, sp1 + 1);
     if (sp1 == 0 || sp2 == std::string_view::npos || sp2 == sp1 + 1) {
         return fail(400, "malformed request line");
     }
@@ -455,11 +495,11 @@ request_parser::step request_parser::parse_request_line(std::span<const char> in
     if (minor < 0) {
         return fail(505, "HTTP version not supported");
     }
-    const auto known = std::find(method_names.begin(), method_names.end(), method_text);
-    if (known == method_names.end()) {
+    const std::optional<method> known = method_of(method_text);
+    if (!known) {
         return fail(501, "method not implemented");
     }
-    head_.verb = static_cast<method>(known - method_names.begin());
+    head_.verb = *known;
     head_.version_minor = minor;
     if (head_.verb == method::connect) {
         return fail(400, "CONNECT is not supported");

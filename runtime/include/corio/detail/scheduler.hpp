@@ -52,6 +52,9 @@ public:
     clock_type::time_point now() const noexcept {
         return clock_ ? clock_->now() : clock_type::now();
     }
+    /// When the loop last came back from the reactor: a clock read that code tolerating a batch's
+    /// lag (connection timeouts, arrival times) can share instead of reading the clock again.
+    clock_type::time_point polled_at() const noexcept { return clock_ ? clock_->now() : polled_at_; }
 
     void schedule(std::coroutine_handle<> h) { ready_.push(h); }
     /// Resumes a parked waiter on this thread's next turn, with `why` as its reason.
@@ -89,6 +92,7 @@ private:
     std::unique_ptr<reactor> reactor_;
     timer_queue timers_;
     manual_clock* clock_;
+    clock_type::time_point polled_at_ = clock_type::now();
     exception_handler on_exception_;
     ready_queue ready_;
     promise_base* spawned_head_ = nullptr;  // live spawned task frames, owned by us
