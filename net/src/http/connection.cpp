@@ -45,9 +45,17 @@ void stabilize_head(connection& c, const request_head& h) {
         return std::string_view(c.arena.data() + at, v.size());
     };
     c.req.target = keep(h.target);
-    const std::size_t q = c.req.target.find('?');
-    c.req.path = c.req.target.substr(0, q);
-    c.req.query = q == std::string_view::npos ? std::string_view{} : c.req.target.substr(q + 1);
+    // path and query are parts of the target (for "http://host" the path is the scheme's last
+    // '/'): the same offsets into the copy, not a new split, which would lose the authority.
+    const auto part_of_target = [&](std::string_view part) {
+        if (part.empty()) {
+            return std::string_view{};
+        }
+        return c.req.target.substr(static_cast<std::size_t>(part.data() - h.target.data()),
+                                   part.size());
+    };
+    c.req.path = part_of_target(h.path);
+    c.req.query = part_of_target(h.query);
     c.fields.clear();
     for (const header_field& f : h.headers) {
         c.fields.push_back({keep(f.name), keep(f.value)});
@@ -155,17 +163,20 @@ void serialize(connection& c, response& r, bool keep_alive) {
 }
 
 task<result<void>> flush(connection& c) {
-    if (c.out.empty()) {
-        co_return result<void>{};
+    result<void> sent;
+    if (!c.out.empty()) {
+        c.writing = true;  // stop() lets this write finish: it is an answer in flight
+        sent = co_await c.s.send_all(as_bytes(c.out));
+        c.writing = false;
+        if (sent) {
+            c.srv.metrics.bytes_out += c.out.size();
+        }
+        c.out.clear();
     }
-    auto sent = co_await c.s.send_all(as_bytes(c.out));
-    if (sent) {
-        c.srv.metrics.bytes_out += c.out.size();
-    }
-    c.out.clear();
     if (c.answered > 0) {
-        // From the read that brought the requests to the write that answered them: one clock
-        // read per write, not two per request (with pipelining, those were a tenth of the CPU).
+        // From the read that brought the requests to the write that answered them (or to the
+        // end of a file body, written before this): one clock read per write, not two per
+        // request (with pipelining, those were a tenth of the CPU).
         const double seconds = std::chrono::duration<double>(steady::now() - c.read_at).count();
         c.srv.metrics.record_latency(seconds, std::exchange(c.answered, 0));
     }
@@ -175,6 +186,7 @@ task<result<void>> flush(connection& c) {
 // sendfile(2): the kernel copies from the page cache to the socket; EAGAIN means the socket
 // buffer is full, so wait for it to drain (the handle's readiness cache must forget writable).
 task<result<void>> send_file(connection& c, file_body f) {
+    c.writing = true;
     off_t offset = 0;
     const auto size = static_cast<off_t>(f.size);
     result<void> outcome;
@@ -203,6 +215,7 @@ task<result<void>> send_file(connection& c, file_body f) {
         }
     }
     ::close(f.fd);
+    c.writing = false;
     co_return outcome;
 }
 
@@ -218,12 +231,12 @@ task<result<void>> respond(connection& c) {
     // co_await inside ?: (a double free, seen here).
     response r;
     if (h) {
-        // The handler's own exception reaches us through the awaited task; a 500 answers it.
+        // The handler's exception reaches us through the awaited task; a 500 answers it.
         bool failed = false;
         try {
             task<response> t = (*h)(c.req);
             r = co_await std::move(t);
-        } catch (const std::exception&) {
+        } catch (...) {  // whatever it threw: the client still gets an answer
             failed = true;
         }
         if (failed) {
@@ -244,6 +257,8 @@ task<result<void>> respond(connection& c) {
         if (c.req.verb == method::head || has_no_body(r.status())) {
             ::close(f.fd);
         } else {
+            // A peer that stops reading the file is cut like an idle one.
+            c.timer.arm(c.srv.options.idle_timeout);
             sent = co_await flush(c);
             if (sent) {
                 sent = co_await send_file(c, f);
@@ -262,8 +277,13 @@ task<result<void>> respond(connection& c) {
 void answer_error(connection& c, int status, std::string_view reason) {
     response r(status, std::string(reason) + "\n");
     c.close_after_flush = true;
+    // The rejected request's head may be unparsed: answer it as a GET from a 1.1 client, not
+    // as the connection's previous request (a HEAD would have dropped the body).
+    c.req.verb = method::get;
+    c.req.version_minor = 1;
     serialize(c, r, false);
     ++c.srv.metrics.requests_by_class[static_cast<std::size_t>(status / 100)];
+    ++c.answered;  // in the latency histogram too, so its count equals the requests counted
 }
 
 // Makes room to read: drops consumed bytes, and grows the buffer when a request's head or a
@@ -312,7 +332,9 @@ task<step> process(connection& c) {
             }
             continue;
         }
-        // message_done
+        // message_done. The request has arrived: its handler runs with no deadline of ours
+        // (header_timeout and idle_timeout are about the client, not about the handler).
+        c.timer.disarm();
         const result<void> sent = co_await respond(c);
         if (!sent || c.close_after_flush) {
             co_return step::close;
@@ -360,6 +382,12 @@ task<> run_connection(connection& c) {
         // Each co_await is a statement of its own: g++ 12 mishandles the temporaries of a
         // co_await inside a larger expression (conditions, ?:).
         const step next = co_await process(c);
+        bool idle_armed = false;
+        if (!c.out.empty()) {
+            // A peer that stops reading its answers is cut like an idle one.
+            c.timer.arm(opt.idle_timeout);
+            idle_armed = true;
+        }
         const result<void> sent = co_await flush(c);
         if (!sent || next == step::close) {
             co_return;
@@ -368,8 +396,11 @@ task<> run_connection(connection& c) {
             co_return;  // between requests: nothing in flight to finish
         }
         if (!c.in_request || c.in_body) {
-            // Waiting for the next request, or for more of a body: either may idle this long.
-            c.timer.arm(opt.idle_timeout);
+            // Waiting for the next request, or for more of a body: either may idle this long
+            // (counted from before the answers' write when there were some: one arm per batch).
+            if (!idle_armed) {
+                c.timer.arm(opt.idle_timeout);
+            }
         } else if (!c.head_timer_armed) {
             // A head begun in an earlier read (pipelined behind the last answer): its deadline
             // runs from now. It is not extended by later reads.

@@ -99,6 +99,7 @@ struct connection {
     bool in_request = false;  // a request has begun arriving and is not yet answered
     bool in_body = false;     // its head is parsed and a body is still arriving
     bool busy = false;        // its handler is running
+    bool writing = false;     // answers are being written (stop() lets them finish)
     bool close_after_flush = false;
     bool head_timer_armed = false;  // the current head's deadline is set
     std::uint32_t answered = 0;     // responses in `out` whose latency is not yet recorded

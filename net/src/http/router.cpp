@@ -4,6 +4,26 @@
 #include <corio/http/router.hpp>
 
 namespace corio::http {
+namespace {
+
+// Appends `name` to an Allow list unless it is there already (GET brings HEAD, which may also
+// have a route of its own).
+void add_allowed(std::string& allow, std::string_view name) {
+    std::string_view rest = allow;
+    while (!rest.empty()) {
+        const std::size_t comma = rest.find(", ");
+        if (rest.substr(0, comma) == name) {
+            return;
+        }
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 2);
+    }
+    if (!allow.empty()) {
+        allow += ", ";
+    }
+    allow += name;
+}
+
+}  // namespace
 
 router& router::route(method verb, std::string path, handler h) {
     if (path.empty() || path.front() != '/') {
@@ -34,12 +54,9 @@ const handler* router::find(method verb, std::string_view path, std::string& all
         if (e.verb == verb || (verb == method::head && e.verb == method::get)) {
             return &e.h;
         }
-        if (!allow.empty()) {
-            allow += ", ";
-        }
-        allow += to_string(e.verb);
+        add_allowed(allow, to_string(e.verb));
         if (e.verb == method::get) {
-            allow += ", HEAD";
+            add_allowed(allow, "HEAD");
         }
     }
     if (allow.empty() && fallback_ && (verb == method::get || verb == method::head)) {

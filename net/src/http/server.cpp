@@ -32,7 +32,7 @@ void server::stop() noexcept {
         (void)st.listener->close();  // the pending accept resumes with errc::closed
     }
     for (detail::connection* c = st.connections; c; c = c->next) {
-        if (!c->busy && !c->in_request) {
+        if (!c->busy && !c->in_request && !c->writing) {
             c->stop.request_stop();  // idle: nothing in flight to finish
         }
     }

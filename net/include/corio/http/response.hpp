@@ -18,8 +18,9 @@ struct file_body {
     std::uint64_t size = 0;
 };
 
-/// An HTTP response. Framed by Content-Length unless `chunked` is set; Date, Server, Content-Length
-/// and Connection are the server's to write. Move-only when it holds a file (the server closes it).
+/// An HTTP response. Framed by Content-Length unless `chunked` is set; Date, Server, Content-Length,
+/// Transfer-Encoding and Connection are the server's to write. Move-only (a file it holds is closed
+/// with it).
 class response {
 public:
     response() = default;
@@ -40,8 +41,8 @@ public:
     response& header(std::string_view name, std::string_view value);
     /// Replaces the Content-Type ("" for none). Throws usage_error for CR, LF or NUL in it.
     response& content_type(std::string_view type);
-    /// Sends the body with chunked transfer coding (HTTP/1.1 peers only; 1.0 gets it framed by
-    /// closing the connection).
+    /// Sends the body with chunked transfer coding (HTTP/1.1 peers only; a 1.0 peer gets the
+    /// same body framed by Content-Length).
     response& chunked(bool on = true) noexcept {
         chunked_ = on;
         return *this;
