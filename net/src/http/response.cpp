@@ -151,7 +151,9 @@ response& response::content_type(std::string_view type) {
         throw usage_error("corio::http::response: CR, LF or NUL in the content type");
     }
     if (type.size() <= inline_type) {
-        std::memcpy(type_, type.data(), type.size());
+        if (!type.empty()) {  // an empty view may hold a null pointer, which memcpy must not get
+            std::memcpy(type_, type.data(), type.size());
+        }
         type_size_ = static_cast<std::uint8_t>(type.size());
         long_type_.clear();
     } else {

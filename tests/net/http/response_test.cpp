@@ -28,6 +28,9 @@ TEST_CASE("response: the default Content-Type is text/plain, and setting it repl
     CHECK(r.fields().empty());
     r.content_type("");
     CHECK(r.content_type().empty());
+    r.content_type(std::string_view{});  // a null view (UBSan checks what memcpy gets)
+    CHECK(r.content_type().empty());
+    CHECK(response(204, {}, {}).content_type().empty());
 }
 
 TEST_CASE("response: a Content-Type longer than the inline space is kept whole") {
