@@ -152,6 +152,21 @@ request_parser::line_scan request_parser::scan_line(std::span<const char> in,
     return line;
 }
 
+request_parser::step request_parser::line_verdict(const line_scan& line, int too_long_status,
+                                                  std::string_view too_long_reason) noexcept {
+    switch (line.kind) {
+        case scan::partial:
+            return make_event(state::need_more);
+        case scan::too_long:
+            return fail(too_long_status, too_long_reason);
+        case scan::invalid:
+            return fail(400, line.why);
+        case scan::complete:
+            break;
+    }
+    return std::nullopt;
+}
+
 request_parser::slice request_parser::slice_in(std::span<const char> in,
                                                std::string_view part) noexcept {
     return {static_cast<std::size_t>(part.data() - in.data()), part.size()};
@@ -166,15 +181,8 @@ request_parser::step request_parser::on_request_line(std::span<const char> in) n
     // The limit counts from the first byte, so skipped empty lines cannot grow the buffer forever.
     const std::size_t limit = limits_.max_request_line;
     const line_scan line = scan_line(in, limit, saturating_add(limit, 2), false);
-    switch (line.kind) {
-        case scan::partial:
-            return make_event(state::need_more);
-        case scan::too_long:
-            return fail(414, "request line too long");
-        case scan::invalid:
-            return fail(400, line.why);
-        case scan::complete:
-            break;
+    if (step verdict = line_verdict(line, 414, "request line too long")) {
+        return verdict;
     }
     start_line(line.next);
     if (line.end == line.begin) {
@@ -265,15 +273,8 @@ request_parser::step request_parser::set_target(std::span<const char> in,
 request_parser::step request_parser::on_field_line(std::span<const char> in) noexcept {
     const std::size_t limit = saturating_add(p_.section_start, limits_.max_header_section);
     const line_scan line = scan_line(in, limit, limit, false);
-    switch (line.kind) {
-        case scan::partial:
-            return make_event(state::need_more);
-        case scan::too_long:
-            return fail(431, "header section too large");
-        case scan::invalid:
-            return fail(400, line.why);
-        case scan::complete:
-            break;
+    if (step verdict = line_verdict(line, 431, "header section too large")) {
+        return verdict;
     }
     start_line(line.next);
     if (line.end == line.begin) {

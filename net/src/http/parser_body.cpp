@@ -28,15 +28,8 @@ request_parser::step request_parser::on_chunk_size(std::span<const char> in) noe
     // Extensions are skipped but bounded like a request line, so they cannot pile up unconsumed.
     const std::size_t limit = saturating_add(p_.line_start, limits_.max_request_line);
     const line_scan line = scan_line(in, limit, saturating_add(limit, 2), true);
-    switch (line.kind) {
-        case scan::partial:
-            return make_event(state::need_more);
-        case scan::too_long:
-            return fail(400, "chunk size line too long");
-        case scan::invalid:
-            return fail(400, line.why);
-        case scan::complete:
-            break;
+    if (step verdict = line_verdict(line, 400, "chunk size line too long")) {
+        return verdict;
     }
     const auto size = parse_chunk_size(view(in, line.begin, line.end));
     if (!size) {
@@ -99,15 +92,8 @@ request_parser::step request_parser::on_chunk_data_end(std::span<const char> in)
 request_parser::step request_parser::on_trailer_line(std::span<const char> in) noexcept {
     const std::size_t limit = saturating_add(p_.section_start, limits_.max_header_section);
     const line_scan line = scan_line(in, limit, limit, true);
-    switch (line.kind) {
-        case scan::partial:
-            return make_event(state::need_more);
-        case scan::too_long:
-            return fail(431, "trailer section too large");
-        case scan::invalid:
-            return fail(400, line.why);
-        case scan::complete:
-            break;
+    if (step verdict = line_verdict(line, 431, "trailer section too large")) {
+        return verdict;
     }
     start_line(line.next);
     if (line.end == line.begin) {

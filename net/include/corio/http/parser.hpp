@@ -173,6 +173,10 @@ private:
     static line_scan scan_verdict(scan kind, std::string_view why = {}) noexcept;
     line_scan scan_line(std::span<const char> in, std::size_t content_limit,
                         std::size_t ending_limit, bool crlf_only) noexcept;
+    // A line scan's verdict as a step: need_more, a rejection (a line too long is answered
+    // too_long_status), or nullopt when the line is complete.
+    step line_verdict(const line_scan& line, int too_long_status,
+                      std::string_view too_long_reason) noexcept;
     void start_line(std::size_t at) noexcept;
     step on_request_line(std::span<const char> in) noexcept;
     step parse_request_line(std::span<const char> in, const line_scan& line) noexcept;
