@@ -17,12 +17,7 @@ std::string_view to_string(method m) noexcept {
 }
 
 std::optional<std::string_view> request_head::header(std::string_view name) const noexcept {
-    for (const header_field& f : headers) {
-        if (iequals(f.name, name)) {
-            return f.value;
-        }
-    }
-    return std::nullopt;
+    return find_field(headers, name);
 }
 
 request_parser::request_parser(parser_limits limits) noexcept : limits_(limits) {}

@@ -108,6 +108,18 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept {
                                               [](char x, char y) { return lower(x) == lower(y); });
 }
 
+// The value of the first field called `name` (ASCII case-insensitive), if any: the lookup of
+// both request_head::header and request::header.
+inline std::optional<std::string_view> find_field(std::span<const header_field> fields,
+                                                  std::string_view name) noexcept {
+    for (const header_field& f : fields) {
+        if (iequals(f.name, name)) {
+            return f.value;
+        }
+    }
+    return std::nullopt;
+}
+
 inline bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
     return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }

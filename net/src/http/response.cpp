@@ -4,6 +4,8 @@
 #include <corio/http/request.hpp>
 #include <corio/http/response.hpp>
 
+#include "http/parser_text.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -13,16 +15,9 @@
 namespace corio::http {
 namespace {
 
-bool is_token_char(char c) noexcept {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 'a' && u <= 'z') return true;
-    if (u >= 'A' && u <= 'Z') return true;
-    if (u >= '0' && u <= '9') return true;
-    return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
+// The parser's token rule (RFC 9110 §5.6.2), so a handler can send any name a client may.
 bool is_token(std::string_view s) noexcept {
-    return !s.empty() && std::all_of(s.begin(), s.end(), is_token_char);
+    return !s.empty() && std::all_of(s.begin(), s.end(), parser_text::is_tchar);
 }
 
 // A value that cannot split the response: no CR, LF or NUL (a loop, not find_first_of, which
@@ -175,27 +170,11 @@ response& response::file(file_body f) noexcept {
 file_body response::release_file() noexcept { return std::exchange(file_, file_body{}); }
 
 bool field_name_equal(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    const auto lower = [](char c) {
-        return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
-    };
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
+    return parser_text::iequals(a, b);
 }
 
 std::optional<std::string_view> request::header(std::string_view name) const noexcept {
-    for (const header_field& f : headers) {
-        if (field_name_equal(f.name, name)) {
-            return f.value;
-        }
-    }
-    return std::nullopt;
+    return parser_text::find_field(headers, name);
 }
 
 }  // namespace corio::http
