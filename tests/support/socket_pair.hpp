@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// socket_pair: two connected, non-blocking AF_UNIX stream sockets, closed when it goes away.
+// socket_pair: two connected, non-blocking AF_UNIX stream sockets, closed when it goes away
+// (fd_pair: the ownership of two descriptors, for other kinds of pairs).
 #pragma once
 
 #include <cerrno>
@@ -15,18 +16,14 @@
 
 namespace corio_test {
 
-/// socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC); throws std::system_error
-/// if the kernel refuses. take() hands a descriptor over (e.g. to an io_handle).
-class socket_pair {
+/// Two descriptors owned together, closed when it goes away; take() hands one over (e.g. to an
+/// io_handle). The pairs below differ only in how they connect them.
+class fd_pair {
 public:
-    socket_pair() {
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds_) != 0) {
-            throw std::system_error(errno, std::system_category(), "socketpair");
-        }
-    }
-    socket_pair(const socket_pair&) = delete;
-    socket_pair& operator=(const socket_pair&) = delete;
-    ~socket_pair() {
+    fd_pair() = default;
+    fd_pair(const fd_pair&) = delete;
+    fd_pair& operator=(const fd_pair&) = delete;
+    ~fd_pair() {
         close(0);
         close(1);
     }
@@ -40,8 +37,19 @@ public:
         }
     }
 
-private:
+protected:
     int fds_[2] = {-1, -1};
+};
+
+/// socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC); throws std::system_error
+/// if the kernel refuses.
+class socket_pair : public fd_pair {
+public:
+    socket_pair() {
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds_) != 0) {
+            throw std::system_error(errno, std::system_category(), "socketpair");
+        }
+    }
 };
 
 inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {

@@ -74,7 +74,7 @@ std::unique_ptr<corio::reactor> open_kqueue_or_skip() {
 // A connected loopback TCP pair; end 0 (the accepted one) is non-blocking. Closing one end
 // sends a FIN, which the other sees as EPOLLIN|EPOLLRDHUP without EPOLLHUP: under libkqueue
 // that becomes EV_EOF only if EPOLLRDHUP is watched (a socket pair's close is EPOLLHUP).
-class tcp_pair {
+class tcp_pair : public corio_test::fd_pair {
 public:
     tcp_pair() {
         const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -94,23 +94,6 @@ public:
         ::close(listener);
         REQUIRE(fds_[0] >= 0);
     }
-    tcp_pair(const tcp_pair&) = delete;
-    tcp_pair& operator=(const tcp_pair&) = delete;
-    ~tcp_pair() {
-        close(0);
-        close(1);
-    }
-
-    int fd(int end) const noexcept { return fds_[end]; }
-    int take(int end) noexcept { return std::exchange(fds_[end], -1); }
-    void close(int end) noexcept {
-        if (fds_[end] >= 0) {
-            ::close(std::exchange(fds_[end], -1));
-        }
-    }
-
-private:
-    int fds_[2] = {-1, -1};
 };
 
 // Polls until `done()` holds; the deadline fails the test (an emulation may deliver late).
