@@ -11,8 +11,13 @@ namespace {
 constexpr std::size_t event_batch = 256;
 }  // namespace
 
-result<std::unique_ptr<reactor>> reactor::open(std::string_view backend) {
-    auto b = detail::open_backend(backend);
+result<std::unique_ptr<reactor>> reactor::open(std::string_view backend,
+                                               const reactor_options& options) {
+    const std::uint32_t n = options.io_uring_entries;
+    if (n != 0 && (n < 2 || n > 32768 || (n & (n - 1)) != 0)) {
+        return std::errc::invalid_argument;
+    }
+    auto b = detail::open_backend(backend, options);
     if (!b) {
         return b.error();
     }
@@ -99,6 +104,9 @@ result<void> reactor::remove(token t) {
 }
 
 result<std::size_t> reactor::poll(std::optional<std::chrono::nanoseconds> timeout) {
+    if (!posted_.empty()) {
+        timeout = std::chrono::nanoseconds(0);
+    }
     auto n = backend_->wait({events_.get(), event_batch}, timeout);
     if (!n) {
         return n;
@@ -112,10 +120,22 @@ result<std::size_t> reactor::poll(std::optional<std::chrono::nanoseconds> timeou
             ++dispatched;
         }
     }
+    // Posted ones after the kernel's: a callback may post again, for the next poll.
+    dispatching_.swap(posted_);
+    for (const auto& [t, events] : dispatching_) {
+        if (slot* s = find(t)) {
+            s->cb(s->context, events);
+            ++dispatched;
+        }
+    }
+    dispatching_.clear();
     return dispatched;
 }
 
+void reactor::post(token t, readiness events) { posted_.emplace_back(t, events); }
+
 void reactor::wake() noexcept { backend_->wake(); }
+void reactor::attach_thread() { backend_->attach_thread(); }
 std::string_view reactor::backend_name() const noexcept { return backend_->name(); }
 reactor_stats reactor::stats() const noexcept { return backend_->stats(); }
 

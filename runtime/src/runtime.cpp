@@ -7,7 +7,7 @@
 namespace corio {
 
 result<runtime> runtime::create(runtime_options options) {
-    auto r = reactor::open(options.backend);
+    auto r = reactor::open(options.backend, options.backend_options);
     if (!r) {
         return r.error();
     }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The per-thread loop: run ready coroutines, poll the reactor, fire timers.
 #include <corio/detail/scheduler.hpp>
+#include <corio/detail/io_loop.hpp>
 #include <corio/io_handle.hpp>
 
 #include <fmt/format.h>
@@ -59,6 +60,14 @@ scheduler::~scheduler() {
 }
 
 scheduler* scheduler::current() noexcept { return current_scheduler; }
+
+io_loop current_io_loop() noexcept {
+    scheduler* s = current_scheduler;
+    if (!s) {
+        return {};
+    }
+    return {s, s->io().completions(), &s->budget()};
+}
 
 void scheduler::wake_waiter(waiter& w, std::error_code why) {
     if (w.st != waiter::state::parked) {
@@ -190,12 +199,14 @@ void scheduler::run_ready_batch() {
     // Only what was queued before this batch runs now; what it queues waits for the next
     // turn, after a poll, so a busy coroutine cannot starve I/O.
     for (std::size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) {
+        budget_ = budget_per_turn;
         ready_.pop().resume();
     }
 }
 
 std::optional<std::chrono::nanoseconds> scheduler::poll_timeout() {
-    if (!ready_.empty() || remote_pending_.load(std::memory_order_acquire)) {
+    if (!ready_.empty() || reactor_->has_posted() ||
+        remote_pending_.load(std::memory_order_acquire)) {
         return std::chrono::nanoseconds(0);
     }
     auto next = timers_.next_deadline();
@@ -214,6 +225,7 @@ std::optional<std::chrono::nanoseconds> scheduler::poll_timeout() {
 }
 
 bool scheduler::run_loop(bool (*done)(void*), void* ctx) {
+    reactor_->attach_thread();
     current_guard guard(this);
     for (;;) {
         drain_remote();

@@ -59,11 +59,13 @@ result<std::size_t> sys_send(int fd, const void* buf, std::size_t len) noexcept 
     return static_cast<std::size_t>(n);
 }
 
+std::size_t max_iov() noexcept { return IOV_MAX; }
+
 result<std::size_t> sys_writev(int fd, std::span<const const_buffer> bufs) noexcept {
     // sendmsg rather than writev: writev on a socket whose peer is gone raises SIGPIPE.
     msghdr msg{};
     msg.msg_iov = const_cast<iovec*>(reinterpret_cast<const iovec*>(bufs.data()));
-    msg.msg_iovlen = std::min<std::size_t>(bufs.size(), IOV_MAX);
+    msg.msg_iovlen = std::min(bufs.size(), max_iov());
     const ssize_t n = retry_eintr([&] { return ::sendmsg(fd, &msg, MSG_NOSIGNAL); });
     if (n < 0) {
         if (errno == ENOTSOCK) {  // pipes and files: plain writev

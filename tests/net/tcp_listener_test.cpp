@@ -7,6 +7,7 @@
 #include <corio/event.hpp>
 #include <corio/net/tcp_stream.hpp>
 #include <corio/runtime.hpp>
+#include <corio/timer.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -21,6 +22,9 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 using corio::task;
@@ -94,6 +98,50 @@ TEST_CASE(
         CHECK(s.error() == std::errc::operation_canceled);
         auto pair = co_await connect_pair(listener);
         CHECK(pair.server.is_open());
+    }());
+}
+
+// Connections completed by the kernel that nobody has accepted yet (a listening socket's
+// TCP_INFO reports its accept queue's length as tcpi_unacked).
+std::size_t backlog_of(tcp_listener& listener) {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    REQUIRE(::getsockopt(listener.handle().fd(), IPPROTO_TCP, TCP_INFO, &info, &len) == 0);
+    return info.tcpi_unacked;
+}
+
+TEST_CASE("after an accept is cancelled, connections stay in the listener's backlog until the "
+          "next accept takes them: nothing accepts them meanwhile") {
+    run_test([]() -> task<> {
+        auto listener = bind_loopback();
+        {
+            auto first = co_await connect_pair(listener);  // a real accept first (io_uring: armed)
+            REQUIRE(first.server.is_open());
+        }
+        std::stop_source stop;
+        corio::spawn([](std::stop_source& s) -> task<> {
+            s.request_stop();
+            co_return;
+        }(stop));
+        auto cancelled = co_await listener.accept(stop.get_token());
+        CHECK(cancelled.error() == std::errc::operation_canceled);
+        std::vector<tcp_stream> clients;
+        for (int i = 0; i < 3; ++i) {
+            auto c = co_await tcp_stream::connect(endpoint_of(listener));
+            REQUIRE(c);
+            clients.push_back(std::move(*c));
+        }
+        // Give a stray accept every chance to run: turns of the loop with the kernel entered.
+        for (int i = 0; i < 5; ++i) {
+            (void)co_await corio::sleep_for(1ms);
+        }
+        CHECK(backlog_of(listener) == 3);
+        for (auto& c : clients) {
+            auto s = co_await listener.accept();
+            REQUIRE(s);
+            CHECK(*s->remote_endpoint() == *c.local_endpoint());
+        }
+        CHECK(backlog_of(listener) == 0);
     }());
 }
 

@@ -3,9 +3,10 @@
 #pragma once
 
 #include <corio/detail/completion.hpp>
-#include <corio/detail/scheduler.hpp>
+#include <corio/detail/io_loop.hpp>
+#include <corio/detail/io_wait.hpp>
+#include <corio/detail/promise_base.hpp>
 #include <corio/detail/sys.hpp>
-#include <corio/detail/waiter.hpp>
 #include <corio/error.hpp>
 #include <corio/interest.hpp>
 #include <corio/result.hpp>
@@ -17,6 +18,7 @@
 #include <optional>
 #include <span>
 #include <stop_token>
+#include <algorithm>
 #include <cerrno>
 #include <concepts>
 #include <type_traits>
@@ -33,9 +35,13 @@ namespace detail {
 struct ready_op {
     result<bool> operator()() const noexcept { return true; }
 };
+// `try_first`: on a completion backend, the op is tried as a plain non-blocking call while the
+// handle looks ready, and submitted only if that says EAGAIN (a send the socket can take at once
+// costs one system call, not a loop turn). accept and connect are always submitted.
 // Each also describes itself to a completion backend (describe) and reads its result back
 // from the completion (complete), so the same call works on io_uring.
 struct recv_op {
+    static constexpr bool try_first = true;
     io_handle* h;
     std::span<std::byte> buf;
     result<std::size_t> operator()() const noexcept;
@@ -43,6 +49,7 @@ struct recv_op {
     result<std::size_t> complete(completion& c) const noexcept { return c.bytes(); }
 };
 struct read_op {
+    static constexpr bool try_first = true;
     int fd;
     std::span<std::byte> buf;
     result<std::size_t> operator()() const noexcept { return sys_read(fd, buf.data(), buf.size()); }
@@ -52,6 +59,7 @@ struct read_op {
     result<std::size_t> complete(completion& c) const noexcept { return c.bytes(); }
 };
 struct send_op {
+    static constexpr bool try_first = true;
     int fd;
     std::span<const std::byte> buf;
     result<std::size_t> operator()() const noexcept { return sys_send(fd, buf.data(), buf.size()); }
@@ -61,11 +69,14 @@ struct send_op {
     result<std::size_t> complete(completion& c) const noexcept { return c.bytes(); }
 };
 struct writev_op {
+    static constexpr bool try_first = true;
     int fd;
     std::span<const const_buffer> bufs;
     result<std::size_t> operator()() const noexcept { return sys_writev(fd, bufs); }
     completion_request describe() const noexcept {
-        return {completion_kind::writev, fd, const_cast<const_buffer*>(bufs.data()), bufs.size()};
+        // At most IOV_MAX buffers, as sys_writev: a short count, never EMSGSIZE, on every backend.
+        return {completion_kind::writev, fd, const_cast<const_buffer*>(bufs.data()),
+                std::min(bufs.size(), max_iov())};
     }
     result<std::size_t> complete(completion& c) const noexcept { return c.bytes(); }
 };
@@ -95,6 +106,14 @@ concept completion_capable = requires(const Op& op, completion& c) {
     { op.describe() } -> std::same_as<completion_request>;
     op.complete(c);
 };
+template <class Op>
+constexpr bool tries_first() noexcept {
+    if constexpr (requires { Op::try_first; }) {
+        return Op::try_first;
+    } else {
+        return false;
+    }
+}
 }  // namespace detail
 
 /// Owns one non-blocking descriptor and parks at most one reader and one writer on it.
@@ -104,8 +123,11 @@ public:
     io_handle() noexcept = default;
     /// Takes ownership of `fd`, which must already be non-blocking.
     explicit io_handle(int fd) noexcept : fd_(fd) {}
-    io_handle(io_handle&& o) noexcept { take(o); }
-    io_handle& operator=(io_handle&& o) noexcept;
+    /// Moving a handle that has an operation parked on it throws usage_error (the operation
+    /// refers to this handle); move it only between operations.
+    io_handle(io_handle&& o) { take(o); }
+    /// As the move constructor; also throws usage_error if this handle has a parked operation.
+    io_handle& operator=(io_handle&& o);
     io_handle(const io_handle&) = delete;
     io_handle& operator=(const io_handle&) = delete;
     ~io_handle() { (void)close(); }
@@ -123,7 +145,9 @@ public:
     /// report would-block, suspending until `dir` is ready in between. Completes with op's
     /// result, operation_canceled (token or the task's ambient token stopped), errc::closed
     /// (closed meanwhile), or the reactor's registration error. One reader and one writer
-    /// at a time: a second concurrent wait in one direction throws usage_error.
+    /// at a time: a second concurrent wait in one direction throws usage_error. After a task
+    /// has finished 128 operations without suspending, the next one suspends once (it
+    /// completes after the loop's next poll), so a busy socket cannot starve the loop.
     template <class Op>
     io_operation<Op> perform(interest dir, Op op, std::stop_token token = {});
 
@@ -137,8 +161,8 @@ public:
     io_operation<detail::read_op> read(std::span<std::byte> buf, std::stop_token token = {});
     /// Sends at least one byte (no SIGPIPE: EPIPE instead). Errors as recv.
     io_operation<detail::send_op> send(std::span<const std::byte> buf, std::stop_token token = {});
-    /// Gathers the buffers into one send; returns the bytes sent (maybe fewer than all).
-    /// Errors as send.
+    /// Gathers the buffers into one send; returns the bytes sent (maybe fewer than all: at most
+    /// IOV_MAX buffers go in one call, on every backend). Errors as send.
     io_operation<detail::writev_op> writev(std::span<const const_buffer> bufs,
                                            std::stop_token token = {});
     /// Accepts one connection on a listening socket: a non-blocking, close-on-exec descriptor
@@ -158,38 +182,41 @@ public:
     /// Forgets readiness of `dir` (after EAGAIN, or a short read that drained the socket).
     void clear_ready(interest dir) noexcept { ready_ &= ~static_cast<std::uint8_t>(dir); }
 
-    /// For awaitables: parks `w` until its direction is ready. Errors: reactor add/modify.
+private:
+    template <class Op>
+    friend class io_operation;
+    friend class detail::scheduler;
+    friend bool detail::poll_ready(detail::io_wait&, readiness) noexcept;
+    friend void detail::complete(detail::completion&) noexcept;
+
+    // Readiness (io_handle_readiness.cpp): parks `w` until its direction is ready.
     result<void> park(detail::io_wait& w, interest dir, detail::scheduler& s);
-    /// For awaitables on a completion backend: occupies `dir`'s slot while `c` is submitted.
+    void occupy(detail::io_wait*& slot, detail::io_wait& w, interest dir, detail::scheduler& s) noexcept;
+    void unpark(detail::io_wait& w) noexcept;
+    /// `w` is parked although `dir` looked ready (its task ran out of budget): have it retried
+    /// after the loop's next poll, as a readiness event would.
+    void retry_after_poll(detail::io_wait& w) noexcept;
+    static void on_event(void* self, readiness r) noexcept;
+    void finish(detail::io_wait*& slot) noexcept;
+    void drop_unwanted(readiness r, bool had_reader, bool had_writer) noexcept;
+
+    // Completion (io_handle_completion.cpp): occupies `dir`'s slot while `c` is submitted.
     result<void> park(detail::completion& c, interest dir, detail::scheduler& s,
                       detail::completion_kind kind);
-    void unpark(detail::io_wait& w) noexcept;
-    /// Frees `w`'s slot without touching its state (its completion is still on the way).
-    void unlink(detail::io_wait& w) noexcept;
-
-private:
-    friend class detail::scheduler;
-    static void on_event(void* self, readiness r) noexcept;
-    /// The runtime is being destroyed: drop the registration without touching it again.
-    void forget_runtime() noexcept {
-        sched_ = nullptr;
-        token_ = {};
-        registered_ = interest::none;
-        backend_state_ = false;
-        for (auto* w : {reader_, writer_}) {
-            if (w) {  // its frame stays suspended for good: nothing may resume it now
-                w->owner = nullptr;
-                w->st = detail::waiter::state::idle;
-            }
-        }
-        reader_ = writer_ = nullptr;
+    void unlink(detail::completion& c) noexcept;
+    /// Whether an op of `dir` may be tried as a plain call before it is submitted: the handle
+    /// looks ready, and no multishot receive holds bytes that must come first.
+    bool may_try_first(interest dir) const noexcept {
+        return ready_for(dir) && !(dir == interest::read && backend_state_);
     }
-    void finish(detail::io_wait*& slot) noexcept;
-    detail::io_wait*& slot_for(interest dir);
+
+    /// The runtime is being destroyed: drop the registration without touching it again.
+    void forget_runtime() noexcept;
+    void check_free(interest dir) const;
     void check_runtime(detail::scheduler& s) const;
-    void drop_unwanted(readiness r, bool had_reader, bool had_writer) noexcept;
+    bool has_parked() const noexcept { return reader_ || writer_ || reading_ || writing_; }
     void deregister() noexcept;
-    void take(io_handle& o) noexcept;
+    void take(io_handle& o);
 
     int fd_ = -1;
     detail::scheduler* sched_ = nullptr;  // set at the first park; the handle stays on it
@@ -199,11 +226,15 @@ private:
     // readiness::hangup stays once reported: the end of stream needs no further event.
     std::uint8_t ready_ = readiness::readable | readiness::writable;
     bool backend_state_ = false;  // the completion backend keeps state for fd_ (multishot)
+    // A direction is held by a readiness wait or by a submitted operation, never both.
     detail::io_wait* reader_ = nullptr;
     detail::io_wait* writer_ = nullptr;
+    detail::completion* reading_ = nullptr;
+    detail::completion* writing_ = nullptr;
 };
 
-/// The awaitable behind io_handle::perform: try, park on EAGAIN, retry from the reactor.
+/// The awaitable behind io_handle::perform: try, park on EAGAIN, retry from the reactor; on a
+/// completion backend, ops that can be are submitted whole and resumed by their completion.
 /// Lives in the awaiting coroutine's frame; never copied or moved once suspended.
 template <class Op>
 class [[nodiscard]] io_operation {
@@ -211,9 +242,7 @@ public:
     using result_type = std::invoke_result_t<Op&>;
 
     io_operation(io_handle& h, interest dir, Op op, std::stop_token token)
-        : h_(h), dir_(dir), op_(std::move(op)), token_(std::move(token)) {
-        w_.self = this;
-    }
+        : h_(h), dir_(dir), op_(std::move(op)), token_(std::move(token)) {}
     io_operation(const io_operation&) = delete;
     io_operation& operator=(const io_operation&) = delete;
 
@@ -222,42 +251,62 @@ public:
             r_.emplace(errc::closed);
             return true;
         }
+        loop_ = detail::current_io_loop();
+        if (!loop_.sched || *loop_.budget == 0) {
+            return false;  // await_suspend throws outside a runtime, or lets others run first
+        }
         if constexpr (completion) {
-            if (auto* s = detail::scheduler::current(); s && s->io().completions()) {
-                on_port_ = true;  // submitted whole in await_suspend: no readiness to try
-                return false;
+            if (loop_.port && !(detail::tries_first<Op>() && h_.may_try_first(dir_))) {
+                return false;  // submitted whole in await_suspend
             }
         }
-        return h_.ready_for(dir_) && try_once();
+        if (h_.ready_for(dir_) && try_once()) {
+            --*loop_.budget;
+            return true;
+        }
+        return false;
     }
 
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) {
-        auto* s = detail::scheduler::current();
-        if (!s) {
+        if (!loop_.sched) {
             throw usage_error("corio::io_handle: no runtime is running on this thread");
         }
-        w_.handle = h;
+        const std::stop_token* ambient = detail::ambient_stop_of(h);
         if constexpr (completion) {
-            if (on_port_) {
-                return submit(*s, detail::ambient_stop_of(h));
+            if (loop_.port) {
+                c_.handle = h;
+                on_port_ = true;
+                return submit(ambient);
             }
         }
-        if (auto p = h_.park(w_, dir_, *s); !p) {
+        w_.handle = h;
+        w_.self = this;
+        if (auto p = h_.park(w_, dir_, *loop_.sched); !p) {
             r_.emplace(p.error());
             return false;
         }
-        return w_.watch_stop(token_, detail::ambient_stop_of(h));
+        if (!w_.watch_stop(token_, ambient)) {
+            return false;
+        }
+        if (h_.ready_for(dir_)) {  // parked for the budget, not for EAGAIN
+            h_.retry_after_poll(w_);
+        }
+        return true;
     }
 
     result_type await_resume() {
-        w_.st = detail::waiter::state::idle;
         if constexpr (completion) {
-            // A result the kernel produced wins over a late cancellation: no data is dropped.
-            if (on_port_ && (w_.res >= 0 || !w_.reason)) {
-                return op_.complete(w_);
+            if (on_port_) {
+                c_.st = detail::waiter::state::idle;
+                // A result the kernel produced wins over a late cancellation: no data is dropped.
+                if (c_.res >= 0 || !c_.reason) {
+                    return op_.complete(c_);
+                }
+                return c_.reason;
             }
         }
+        w_.st = detail::waiter::state::idle;
         if (w_.reason) {
             return w_.reason;
         }
@@ -266,8 +315,7 @@ public:
 
 private:
     static constexpr bool completion = detail::completion_capable<Op>;
-    using wait_base = std::conditional_t<completion, detail::completion, detail::io_wait>;
-    struct wait_type final : wait_base {
+    struct wait_type final : detail::io_wait {
         io_operation* self = nullptr;
         wait_type() noexcept {
             this->attempt = [](detail::io_wait& w) noexcept {
@@ -275,23 +323,32 @@ private:
             };
         }
     };
+    struct no_completion {};
+    using completion_type = std::conditional_t<completion, detail::completion, no_completion>;
 
-    bool submit(detail::scheduler& s, const std::stop_token* ambient) {
-        if (token_.stop_requested() || (ambient && ambient->stop_requested())) {
-            w_.reason = std::make_error_code(std::errc::operation_canceled);
-            w_.res = -ECANCELED;
+    bool submit(const std::stop_token* ambient) {
+        if constexpr (completion) {
+            if (token_.stop_requested() || (ambient && ambient->stop_requested())) {
+                c_.reason = std::make_error_code(std::errc::operation_canceled);
+                c_.res = -ECANCELED;
+                return false;
+            }
+            const detail::completion_request req = op_.describe();
+            if (auto p = h_.park(c_, dir_, *loop_.sched, req.kind); !p) {
+                c_.res = -p.error().value();
+                return false;
+            }
+            c_.requested = static_cast<std::uint32_t>(std::min<std::size_t>(req.size, UINT32_MAX));
+            if (!loop_.port->submit(c_, req)) {
+                h_.unlink(c_);
+                c_.st = detail::waiter::state::idle;
+                return false;
+            }
+            return c_.watch_stop(token_, ambient);
+        } else {
+            (void)ambient;
             return false;
         }
-        const detail::completion_request req = op_.describe();
-        if (auto p = h_.park(w_, dir_, s, req.kind); !p) {
-            w_.res = -p.error().value();
-            return false;
-        }
-        if (!s.io().completions()->submit(w_, req)) {
-            h_.unpark(w_);
-            return false;
-        }
-        return w_.watch_stop(token_, ambient);
     }
 
     bool try_once() noexcept {
@@ -308,8 +365,10 @@ private:
     Op op_;
     std::stop_token token_;
     std::optional<result_type> r_;
+    detail::io_loop loop_;
     bool on_port_ = false;  // submitted to a completion backend rather than tried
-    wait_type w_;
+    wait_type w_;           // the readiness wait (readiness backends; generic ops on io_uring)
+    [[no_unique_address]] completion_type c_;  // the submitted operation (io_uring)
 };
 
 template <class Op>

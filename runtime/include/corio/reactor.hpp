@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace corio {
@@ -28,6 +29,13 @@ struct reactor_stats {
     std::uint64_t buffer_retries = 0;  ///< pooled receives retried after ENOBUFS (io_uring)
 };
 
+/// Settings a backend may use; every field has a usable default.
+struct reactor_options {
+    /// io_uring: submission queue entries (a power of two, 2 to 32768; the completion queue
+    /// gets twice as many); 0 = 1024. Other backends ignore it.
+    std::uint32_t io_uring_entries = 0;
+};
+
 /// The dispatcher over one backend (as Redis's ae.c): registrations live in slots named by
 /// tokens, and poll() calls each ready slot's callback. One thread uses it; wake() is any-thread.
 class reactor {
@@ -36,8 +44,10 @@ public:
     using callback = void (*)(void* context, readiness events) noexcept;
 
     /// Opens the named backend ("" = default_backend_name()). Errors: errc::backend_unavailable
-    /// for an unknown or unusable name; the OS error if the kernel refuses (e.g. EMFILE).
-    static result<std::unique_ptr<reactor>> open(std::string_view backend = {});
+    /// for an unknown or unusable name; std::errc::invalid_argument for an io_uring_entries
+    /// that is not 0 or a power of two up to 32768; the OS error if the kernel refuses (EMFILE).
+    static result<std::unique_ptr<reactor>> open(std::string_view backend = {},
+                                                 const reactor_options& options = {});
     ~reactor();
     reactor(const reactor&) = delete;
     reactor& operator=(const reactor&) = delete;
@@ -57,7 +67,14 @@ public:
     result<std::size_t> poll(std::optional<std::chrono::nanoseconds> timeout);
     /// Makes a blocked poll() return early. Thread-safe.
     void wake() noexcept;
+    /// Queues `events` for `t` as if the backend had reported them: the next poll() dispatches
+    /// them (without blocking) after the backend's own. Dropped if `t` is removed meanwhile.
+    void post(token t, readiness events);
+    bool has_posted() const noexcept { return !posted_.empty(); }
 
+    /// The loop is about to run on the calling thread: a backend bound to one thread (io_uring)
+    /// moves to it. Throws usage_error if it cannot (io_uring with operations in the kernel).
+    void attach_thread();
     std::string_view backend_name() const noexcept;
     reactor_stats stats() const noexcept;
     bool edge_triggered() const noexcept { return edge_triggered_; }
@@ -94,6 +111,8 @@ private:
     std::uint32_t free_head_ = no_slot;
     std::size_t live_ = 0;
     std::unique_ptr<detail::ready_event[]> events_;
+    std::vector<std::pair<token, readiness>> posted_;
+    std::vector<std::pair<token, readiness>> dispatching_;
     static constexpr std::uint32_t no_slot = ~std::uint32_t{0};
 };
 

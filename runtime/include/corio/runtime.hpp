@@ -24,6 +24,8 @@ struct runtime_options {
     manual_clock* clock = nullptr;
     /// Receives exceptions escaping spawned tasks; empty = print to stderr and keep running.
     std::function<void(std::exception_ptr)> on_unhandled_exception;
+    /// Backend settings, e.g. the io_uring ring size (reactor_options::io_uring_entries).
+    reactor_options backend_options;
 };
 
 namespace detail {
@@ -110,7 +112,6 @@ public:
     std::string_view backend_name() const noexcept;
     /// The backend's counters (io_uring: enters, SQEs); zero where a backend keeps none.
     reactor_stats backend_stats() const noexcept;
-    detail::scheduler& scheduler() noexcept { return *sched_; }
 
 private:
     explicit runtime(std::unique_ptr<detail::scheduler> s) noexcept;

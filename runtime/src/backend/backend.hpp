@@ -51,6 +51,9 @@ public:
                                      std::optional<std::chrono::nanoseconds> timeout) = 0;
     /// Makes a blocked (or the next) wait() return. Safe from any thread and signal-safe.
     virtual void wake() noexcept = 0;
+    /// The loop is about to run on the calling thread (perhaps not the one that opened it).
+    /// Throws usage_error if the backend cannot follow it there.
+    virtual void attach_thread() {}
 };
 
 /// What poll(2)'s revents (or an io_uring POLL_ADD's result) report, in corio's terms. Hang-up
@@ -80,7 +83,7 @@ inline readiness readiness_from_poll(unsigned e) noexcept {
 
 /// Opens the backend called `name` ("epoll", "epoll-et", ...). errc::backend_unavailable
 /// when it is not compiled in; the OS error when the kernel refuses it.
-result<std::unique_ptr<backend>> open_backend(std::string_view name);
+result<std::unique_ptr<backend>> open_backend(std::string_view name, const reactor_options& options);
 
 result<std::unique_ptr<backend>> open_epoll(bool edge_triggered);
 result<std::unique_ptr<backend>> open_poll();
@@ -92,7 +95,8 @@ result<std::unique_ptr<backend>> open_kqueue();
 #ifdef CORIO_HAS_IO_URING
 /// Probes the kernel: errc::backend_unavailable (with the reason in `why`) when io_uring is
 /// missing, disabled (kernel.io_uring_disabled, seccomp) or lacks a feature corio needs.
-result<std::unique_ptr<backend>> open_io_uring(std::string& why);
+/// `entries`: the SQ size (0: the default).
+result<std::unique_ptr<backend>> open_io_uring(std::string& why, std::uint32_t entries);
 #endif
 
 }  // namespace corio::detail

@@ -5,7 +5,10 @@
 // SQEs queue up while coroutines run and go in with the loop's one io_uring_enter, which waits.
 #include "backend/io_uring.hpp"
 
+#include <corio/error.hpp>
+
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -38,6 +41,12 @@ unsigned poll_mask(interest want) {
 }
 
 }  // namespace
+
+std::uint64_t this_thread_id() noexcept {
+    static std::atomic<std::uint64_t> next{1};
+    thread_local const std::uint64_t id = next.fetch_add(1, std::memory_order_relaxed);
+    return id;
+}
 
 result<void> uring_backend::open(std::string& why) {
     if (const char* off = std::getenv("CORIO_IO_URING_DISABLE"); off && *off && *off != '0') {
@@ -92,6 +101,10 @@ uring_backend::~uring_backend() {
             op.c->op = nullptr;
             op.c->st = waiter::state::idle;
         }
+        if (op.w) {
+            op.w->poll = nullptr;
+            op.w->st = waiter::state::idle;
+        }
         if (op.own_buffer) {
             pool_give(op.own_buffer);
         }
@@ -114,51 +127,125 @@ int uring_backend::init_ring(io_uring_params& p) noexcept {
     // One thread submits and reaps: let the kernel run completions only when we wait.
     p = {};
     p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-    int r = io_uring_queue_init_params(ring_entries, &ring_, &p);
+    int r = io_uring_queue_init_params(entries_, &ring_, &p);
     if (r == -EINVAL) {  // kernels before 6.1
         p = {};
         p.flags = IORING_SETUP_COOP_TASKRUN;
-        r = io_uring_queue_init_params(ring_entries, &ring_, &p);
+        r = io_uring_queue_init_params(entries_, &ring_, &p);
     }
     setup_flags_ = p.flags;
-    issuer_ = pthread_self();
+    issuer_ = this_thread_id();
+    produced_ = consumed_ = 0;
+    khead_seen_ = r >= 0 ? io_uring_smp_load_acquire(ring_.sq.khead) : 0;
     if (r >= 0) {
         io_uring_register_ring_fd(&ring_);  // saves a descriptor lookup per enter; optional
     }
     return r;
 }
 
-void uring_backend::ensure_issuer() noexcept {
-    // A single-issuer ring belongs to the thread that made it; a runtime built on one thread
-    // and run on another gets a new ring, as long as nothing but the wake-up read is in it.
-    if (pthread_equal(issuer_, pthread_self()) || !(setup_flags_ & IORING_SETUP_SINGLE_ISSUER)) {
+void uring_backend::attach_thread() {
+    // A single-issuer ring belongs to the thread that made it. A runtime run on another
+    // thread gets a new ring, with everything that lives outside the kernel carried over:
+    // the wake-up read, the timer (re-armed by the next wait) and readiness registrations.
+    if (issuer_ == this_thread_id() || !(setup_flags_ & IORING_SETUP_SINGLE_ISSUER)) {
         return;
     }
-    if (!records_.empty() || !polls_.empty() || !streams_.empty() || buffers_.is_open()) {
-        return;  // in use already: the kernel refuses this thread (EEXIST), which surfaces
+    if (live_records_ > 0 || !streams_.empty()) {
+        throw usage_error(
+            "corio: an io_uring runtime cannot move to another thread while operations are in "
+            "the kernel (run it on the thread that ran it, or let them finish first)");
     }
-    io_uring_queue_exit(&ring_);
-    io_uring_params p{};
-    if (init_ring(p) < 0) {
-        ring_open_ = false;
-        return;
-    }
-    arm_wake();
+    rebuild_ring();
 }
 
-io_uring_sqe* uring_backend::next_sqe() noexcept {
-    ensure_issuer();
-    if (!ring_open_) {
-        return nullptr;
+void uring_backend::rebuild_ring() {
+    buffers_.close();  // registered with the old ring; reopened lazily on the new one
+    buffers_failed_ = false;
+    io_uring_queue_exit(&ring_);
+    ring_open_ = false;
+    timer_armed_ = false;
+    stashed_.clear();  // only wake-up, timer and removal results: nothing waits for them
+    removals_.clear();
+    free_removals_.clear();
+    io_uring_params p{};
+    if (int r = init_ring(p); r < 0) {
+        ring_error_ = r;
+        return;
     }
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-    if (!sqe) {  // the SQ is full: hand this batch to the kernel early
-        stats_.submissions += static_cast<std::uint64_t>(std::max(io_uring_submit(&ring_), 0));
-        ++stats_.enters;
-        ++batch_;
+    ring_open_ = true;
+    arm_wake();
+    for (std::size_t fd = 0; fd < polls_.size(); ++fd) {
+        poll_reg& reg = polls_[fd];
+        if (reg.mask != 0) {
+            const unsigned mask = reg.mask;
+            reg.generation += 1;
+            reg.mask = mask;
+            io_uring_sqe* sqe = next_sqe();
+            io_uring_prep_poll_multishot(sqe, static_cast<int>(fd), mask);
+            io_uring_sqe_set_data64(sqe, poll_data(static_cast<int>(fd), reg.generation));
+        }
+    }
+}
+
+io_uring_sqe* uring_backend::next_sqe(op_record* op) noexcept {
+    io_uring_sqe* sqe = nullptr;
+    while (ring_open_ && ring_error_ == 0) {
         sqe = io_uring_get_sqe(&ring_);
+        if (sqe) {
+            break;
+        }
+        submit_queued();  // the SQ is full: hand it to the kernel, then take a free entry
     }
+    if (!sqe) {
+        // The ring itself failed (wait() reports it, and the loop stops): nothing is submitted
+        // any more, so anything prepared goes nowhere.
+        std::memset(scratch_sqe_, 0, sizeof scratch_sqe_);
+        sqe = reinterpret_cast<io_uring_sqe*>(scratch_sqe_);
+    }
+    if (op) {
+        op->sqe = sqe;
+        op->seq = produced_;
+    }
+    ++produced_;
     return sqe;
+}
+
+void uring_backend::submit_queued() noexcept {
+    const int r = io_uring_submit(&ring_);
+    ++stats_.enters;
+    note_consumed();
+    if (r == -EBUSY || r == -EAGAIN) {
+        // Completions the CQ (and its overflow) cannot hold: take them off, so the kernel
+        // accepts more. They are handled, in order, at the next reap.
+        stash_completions();
+    } else if (r < 0 && r != -EINTR) {
+        ring_error_ = r;
+    }
+}
+
+void uring_backend::note_consumed() noexcept {
+    const unsigned head = io_uring_smp_load_acquire(ring_.sq.khead);
+    const unsigned taken = head - khead_seen_;  // modulo 2^32, as the kernel counts
+    khead_seen_ = head;
+    consumed_ += taken;
+    stats_.submissions += taken;
+}
+
+void uring_backend::stash_completions() noexcept {
+    for (int round = 0; round < 2; ++round) {
+        unsigned head;
+        unsigned seen = 0;
+        io_uring_cqe* cqe;
+        io_uring_for_each_cqe(&ring_, head, cqe) {
+            stashed_.push_back({cqe->user_data, cqe->res, cqe->flags});
+            ++seen;
+        }
+        io_uring_cq_advance(&ring_, seen);
+        if (round == 0) {
+            io_uring_get_events(&ring_);  // moves overflowed completions into the CQ
+            ++stats_.enters;
+        }
+    }
 }
 
 op_record* uring_backend::new_record() noexcept {
@@ -169,11 +256,14 @@ op_record* uring_backend::new_record() noexcept {
     } else {
         op = &records_.emplace_back();
     }
+    ++live_records_;
     return op;
 }
 
 void uring_backend::free_record(op_record* op) noexcept {
+    --live_records_;
     op->c = nullptr;
+    op->w = nullptr;
     op->sqe = nullptr;
     op->fd = -1;
     op->next_free = free_records_;
@@ -192,10 +282,9 @@ void uring_backend::arm_poll(int fd, poll_reg& reg, interest want) noexcept {
     if (reg.mask == 0) {
         return;
     }
-    if (io_uring_sqe* sqe = next_sqe()) {
-        io_uring_prep_poll_multishot(sqe, fd, reg.mask);
-        io_uring_sqe_set_data64(sqe, poll_data(fd, reg.generation));
-    }
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_poll_multishot(sqe, fd, reg.mask);
+    io_uring_sqe_set_data64(sqe, poll_data(fd, reg.generation));
 }
 
 void uring_backend::disarm_poll(int fd, poll_reg& reg) noexcept {
@@ -216,10 +305,9 @@ void uring_backend::disarm_poll(int fd, poll_reg& reg) noexcept {
 }
 
 void uring_backend::submit_removal(std::size_t index) noexcept {
-    if (io_uring_sqe* sqe = next_sqe()) {
-        io_uring_prep_poll_remove(sqe, removals_[index]);
-        io_uring_sqe_set_data64(sqe, (std::uint64_t{index} << 3) | removal_tag);
-    }
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_poll_remove(sqe, removals_[index]);
+    io_uring_sqe_set_data64(sqe, (std::uint64_t{index} << 3) | removal_tag);
 }
 
 void uring_backend::on_removal(std::uint64_t data, int res) noexcept {
@@ -271,10 +359,9 @@ result<void> uring_backend::remove(int fd) {
 }
 
 void uring_backend::arm_wake() noexcept {
-    if (io_uring_sqe* sqe = next_sqe()) {
-        io_uring_prep_read(sqe, wakefd_, &wake_value_, sizeof wake_value_, 0);
-        io_uring_sqe_set_data64(sqe, wake_tag);
-    }
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_read(sqe, wakefd_, &wake_value_, sizeof wake_value_, 0);
+    io_uring_sqe_set_data64(sqe, wake_tag);
 }
 
 void uring_backend::arm_timer(std::chrono::nanoseconds timeout) noexcept {
@@ -283,9 +370,6 @@ void uring_backend::arm_timer(std::chrono::nanoseconds timeout) noexcept {
         return;  // an earlier wake-up is already due; the loop re-arms after it
     }
     io_uring_sqe* sqe = next_sqe();
-    if (!sqe) {
-        return;
-    }
     timer_ts_.tv_sec = deadline / 1'000'000'000;
     timer_ts_.tv_nsec = deadline % 1'000'000'000;
     if (timer_armed_) {
@@ -301,21 +385,21 @@ void uring_backend::arm_timer(std::chrono::nanoseconds timeout) noexcept {
 
 result<std::size_t> uring_backend::wait(std::span<ready_event> out,
                                         std::optional<std::chrono::nanoseconds> timeout) {
-    ensure_issuer();
+    if (ring_error_ != 0) {
+        return from_res(ring_error_);
+    }
     if (!ring_open_) {
         return std::errc::bad_file_descriptor;
     }
-    const bool block = !timeout || timeout->count() > 0;
-    if (timeout && timeout->count() > 0) {
+    // Completions stashed while submitting are already here: do not sleep on the kernel.
+    const bool block = stashed_.empty() && (!timeout || timeout->count() > 0);
+    if (block && timeout) {
         arm_timer(*timeout);
     }
-    const unsigned queued = io_uring_sq_ready(&ring_);
-    int r = block ? io_uring_submit_and_wait(&ring_, 1) : io_uring_submit_and_get_events(&ring_);
+    const int r = block ? io_uring_submit_and_wait(&ring_, 1) : io_uring_submit_and_get_events(&ring_);
     ++stats_.enters;
-    ++batch_;
-    if (r >= 0) {
-        stats_.submissions += queued;
-    } else if (r != -EINTR && r != -ETIME && r != -EBUSY && r != -EAGAIN) {
+    note_consumed();
+    if (r < 0 && r != -EINTR && r != -ETIME && r != -EBUSY && r != -EAGAIN) {
         return from_res(r);
     }
     return reap(out);
@@ -323,32 +407,55 @@ result<std::size_t> uring_backend::wait(std::span<ready_event> out,
 
 std::size_t uring_backend::reap(std::span<ready_event> out) noexcept {
     std::size_t count = 0;  // readiness events in `out`; completions resume their waiters here
+    // Stashed completions are older than the CQ's: all of them go first, so a multishot's
+    // results keep their order.
+    std::size_t done = 0;
+    while (done < stashed_.size() && dispatch(stashed_[done], out, count)) {
+        ++done;
+    }
+    stashed_.erase(stashed_.begin(), stashed_.begin() + static_cast<std::ptrdiff_t>(done));
+    if (!stashed_.empty()) {
+        return count;
+    }
     unsigned seen = 0;
     unsigned head;
     io_uring_cqe* cqe;
     io_uring_for_each_cqe(&ring_, head, cqe) {
-        const std::uint64_t data = cqe->user_data;
-        if ((data & poll_bit) && count == out.size()) {
+        if (!dispatch({cqe->user_data, cqe->res, cqe->flags}, out, count)) {
             break;  // the rest stays in the CQ for the next wait
         }
         ++seen;
-        if (data & poll_bit) {
-            count += on_poll(*cqe, out[count]) ? 1 : 0;
-        } else if ((data & removal_mask) == removal_tag) {
-            on_removal(data, cqe->res);
-        } else if (data == wake_tag) {
-            arm_wake();
-        } else if (data == timer_tag) {
-            timer_armed_ = false;
-        } else if (data != ignored_tag) {
-            on_op(reinterpret_cast<op_record*>(data), cqe->res, cqe->flags);
-        }
     }
     io_uring_cq_advance(&ring_, seen);
     return count;
 }
 
-bool uring_backend::on_poll(const io_uring_cqe& cqe, ready_event& ev) noexcept {
+bool uring_backend::dispatch(const stashed_cqe& cqe, std::span<ready_event> out,
+                             std::size_t& count) noexcept {
+    const std::uint64_t data = cqe.user_data;
+    if (data & poll_bit) {
+        if (count == out.size()) {
+            return false;
+        }
+        count += on_poll(cqe, out[count]) ? 1 : 0;
+    } else if ((data & removal_mask) == removal_tag) {
+        on_removal(data, cqe.res);
+    } else if (data == wake_tag) {
+        arm_wake();
+    } else if (data == timer_tag) {
+        timer_armed_ = false;
+    } else if (data != ignored_tag) {
+        auto* op = reinterpret_cast<op_record*>(data);
+        if (op->is_poll) {
+            on_wait_poll(op, cqe.res);
+        } else {
+            on_op(op, cqe.res, cqe.flags);
+        }
+    }
+    return true;
+}
+
+bool uring_backend::on_poll(const stashed_cqe& cqe, ready_event& ev) noexcept {
     const int fd = static_cast<int>((cqe.user_data >> 1) & 0x7fffffff);
     const auto gen = static_cast<std::uint32_t>(cqe.user_data >> 32);
     if (static_cast<std::size_t>(fd) >= polls_.size()) {
@@ -370,12 +477,59 @@ bool uring_backend::on_poll(const io_uring_cqe& cqe, ready_event& ev) noexcept {
     return true;
 }
 
+void uring_backend::poll(io_wait& w, int fd, interest dir) noexcept {
+    op_record* op = new_record();
+    op->w = &w;
+    op->fd = fd;
+    op->is_poll = true;
+    op->poll_mask = poll_mask(dir);
+    w.poll = op;
+    arm_wait_poll(*op);
+}
+
+void uring_backend::arm_wait_poll(op_record& op) noexcept {
+    io_uring_sqe* sqe = next_sqe(&op);
+    io_uring_prep_poll_add(sqe, op.fd, op.poll_mask);
+    io_uring_sqe_set_data(sqe, &op);
+}
+
+void uring_backend::drop_poll(io_wait& w) noexcept {
+    auto* op = static_cast<op_record*>(w.poll);
+    w.poll = nullptr;
+    if (!op) {
+        return;
+    }
+    op->w = nullptr;  // its CQE, if one still comes, only frees the record
+    if (unsubmitted(*op)) {
+        retract(*op);
+        free_record(op);
+        return;
+    }
+    // The poll holds no buffer of the frame: no need to wait for the kernel, only to stop it.
+    cancel_now(reinterpret_cast<std::uint64_t>(op));
+}
+
+void uring_backend::on_wait_poll(op_record* op, int res) noexcept {
+    op->sqe = nullptr;
+    io_wait* w = op->w;
+    if (!w) {  // dropped
+        free_record(op);
+        return;
+    }
+    const readiness r = readiness_from_poll(res < 0 ? POLLERR : static_cast<unsigned>(res));
+    if (poll_ready(*w, r)) {
+        free_record(op);
+        return;
+    }
+    arm_wait_poll(*op);  // spurious: the wait goes on, with its own poll
+}
+
 }  // namespace corio::detail::uring
 
 namespace corio::detail {
 
-result<std::unique_ptr<backend>> open_io_uring(std::string& why) {
-    auto b = std::make_unique<uring::uring_backend>();
+result<std::unique_ptr<backend>> open_io_uring(std::string& why, std::uint32_t entries) {
+    auto b = std::make_unique<uring::uring_backend>(entries);
     if (auto r = b->open(why); !r) {
         return r.error();
     }

@@ -18,7 +18,6 @@
 #include <vector>
 
 #include <liburing.h>
-#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,24 +33,28 @@ constexpr std::uint64_t poll_bit = 1;
 constexpr std::uint64_t removal_tag = 6;
 constexpr std::uint64_t removal_mask = 7;
 
-constexpr unsigned ring_entries = 1024;
+constexpr unsigned default_ring_entries = 1024;
 constexpr unsigned default_buffers = 1024;
 constexpr unsigned buffer_group = 0;
 // Results a multishot may queue before it is stopped (the owner is not taking them).
 constexpr std::size_t max_queued_shots = 8;
 
-/// One submitted operation; its address is the SQE's user_data, so it never moves.
+/// One submitted operation, or the one-shot poll of a readiness wait; its address is the SQE's
+/// user_data, so it never moves.
 struct op_record {
     completion* c = nullptr;          // null once abandoned: the CQE then only frees the record
+    io_wait* w = nullptr;             // a readiness wait's poll (is_poll); null once dropped
     std::byte* own_buffer = nullptr;  // recv_pooled without a ring buffer (ENOBUFS retry)
-    io_uring_sqe* sqe = nullptr;      // valid while the batch it was queued in is unsubmitted
-    std::uint64_t batch = 0;
+    io_uring_sqe* sqe = nullptr;      // its SQE, valid while the kernel has not consumed it
+    std::uint64_t seq = 0;            // the SQE's number among all handed out (see unsubmitted)
     msghdr msg{};  // writev as sendmsg: the kernel may read it after the SQE went in
     completion_kind kind{};
     int fd = -1;
     bool multishot = false;
     bool cancel_sent = false;
     bool plain_write = false;  // writev fell back from sendmsg (not a socket)
+    bool is_poll = false;      // dispatched to its readiness wait, never as a completion
+    unsigned poll_mask = 0;
     op_record* next_free = nullptr;
 };
 
@@ -70,6 +73,13 @@ struct multishot_state {
     completion* waiter = nullptr;
     completion_kind waiter_kind{};     // recv copies into waiter_span; the others hand over
     std::span<std::byte> waiter_span;
+};
+
+/// A CQE taken off a full CQ while submitting; handled, in order, at the next reap.
+struct stashed_cqe {
+    std::uint64_t user_data;
+    std::int32_t res;
+    std::uint32_t flags;
 };
 
 struct poll_reg {
@@ -151,9 +161,13 @@ inline unsigned buffers_from_env() {
     return static_cast<unsigned>(n);
 }
 
+/// A number no other thread of this process has had (pthread_t values and tids are reused as
+/// threads come and go; a new thread must never pass for the ring's old owner).
+std::uint64_t this_thread_id() noexcept;
+
 class uring_backend final : public backend, public completion_port {
 public:
-    uring_backend() = default;
+    explicit uring_backend(unsigned entries) : entries_(entries ? entries : default_ring_entries) {}
     uring_backend(const uring_backend&) = delete;
     uring_backend& operator=(const uring_backend&) = delete;
 
@@ -171,6 +185,7 @@ public:
     result<void> remove(int fd) override;
     result<std::size_t> wait(std::span<ready_event> out,
                              std::optional<std::chrono::nanoseconds> timeout) override;
+    void attach_thread() override;
     void wake() noexcept override {
         const std::uint64_t one = 1;
         [[maybe_unused]] ssize_t r = ::write(wakefd_, &one, sizeof one);
@@ -180,14 +195,22 @@ public:
     void cancel(completion& c) noexcept override;
     void abandon(completion& c) noexcept override;
     void forget(int fd) noexcept override;
+    void poll(io_wait& w, int fd, interest dir) noexcept override;
+    void drop_poll(io_wait& w) noexcept override;
 
 private:
     int init_ring(io_uring_params& p) noexcept;
-    void ensure_issuer() noexcept;
-    io_uring_sqe* next_sqe() noexcept;
+    /// An SQE, never null: a full SQ is handed to the kernel first (and a full CQ emptied into
+    /// stashed_ so the kernel can take it). `op`, if given, learns the SQE and its number.
+    io_uring_sqe* next_sqe(op_record* op = nullptr) noexcept;
+    void submit_queued() noexcept;
+    void note_consumed() noexcept;
+    void stash_completions() noexcept;
     op_record* new_record() noexcept;
     void free_record(op_record* op) noexcept;
-    bool unsubmitted(const op_record& op) const noexcept { return op.sqe && op.batch == batch_; }
+    /// Exact: the kernel's SQ head says how many SQEs it has taken, so a partial or failed
+    /// submission leaves the rest counted as still ours (to retract, or to submit later).
+    bool unsubmitted(const op_record& op) const noexcept { return op.sqe && op.seq >= consumed_; }
     void retract(op_record& op) noexcept;
     bool prepare(op_record& op, const completion_request& r) noexcept;
     void prepare_pooled_recv(io_uring_sqe* sqe, op_record& op) noexcept;
@@ -219,16 +242,29 @@ private:
     void arm_wake() noexcept;
     void arm_timer(std::chrono::nanoseconds timeout) noexcept;
     std::size_t reap(std::span<ready_event> out) noexcept;
-    bool on_poll(const io_uring_cqe& cqe, ready_event& ev) noexcept;
+    /// Handles one CQE; false (and nothing done) when it is a readiness event and `out` is full.
+    bool dispatch(const stashed_cqe& cqe, std::span<ready_event> out, std::size_t& count) noexcept;
+    bool on_poll(const stashed_cqe& cqe, ready_event& ev) noexcept;
+    void on_wait_poll(op_record* op, int res) noexcept;
+    void arm_wait_poll(op_record& op) noexcept;
     void on_op(op_record* op, int res, unsigned flags) noexcept;
+    void rebuild_ring();
 
     io_uring ring_{};
+    unsigned entries_;
     bool ring_open_ = false;
+    int ring_error_ = 0;  // a failure of the ring itself (not of one operation): wait reports it
     unsigned setup_flags_ = 0;
-    pthread_t issuer_ = pthread_self();
+    std::uint64_t issuer_ = 0;  // this_thread_id() of the thread the ring belongs to
     int wakefd_ = -1;
     std::uint64_t wake_value_ = 0;
-    std::uint64_t batch_ = 1;  // how many times the SQ was submitted
+    std::uint64_t produced_ = 0;  // SQEs handed out
+    std::uint64_t consumed_ = 0;  // SQEs the kernel has taken
+    unsigned khead_seen_ = 0;     // the kernel's SQ head when consumed_ was last brought up to date
+    std::size_t live_records_ = 0;
+    std::vector<stashed_cqe> stashed_;
+    // Handed out only once the ring has failed, never submitted (room for an SQE128 too).
+    alignas(64) std::byte scratch_sqe_[128]{};
     bool timer_armed_ = false;
     std::int64_t timer_deadline_ns_ = 0;
     __kernel_timespec timer_ts_{};

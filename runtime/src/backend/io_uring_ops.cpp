@@ -34,10 +34,10 @@ bool uring_backend::submit(completion& c, const completion_request& r) noexcept 
 }
 
 bool uring_backend::prepare(op_record& op, const completion_request& r) noexcept {
-    io_uring_sqe* sqe = next_sqe();
-    if (!sqe) {
-        return false;
+    if (r.kind == completion_kind::accept) {
+        return false;  // submit_multishot's
     }
+    io_uring_sqe* sqe = next_sqe(&op);
     const auto len = static_cast<unsigned>(std::min<std::size_t>(r.size, 0x7fffffff));
     switch (r.kind) {
     case completion_kind::recv:
@@ -64,11 +64,9 @@ bool uring_backend::prepare(op_record& op, const completion_request& r) noexcept
                               static_cast<socklen_t>(r.size));
         break;
     case completion_kind::accept:
-        return false;  // submit_accept's
+        break;  // refused above
     }
     io_uring_sqe_set_data(sqe, &op);
-    op.sqe = sqe;
-    op.batch = batch_;
     ++stats_.operations;
     return true;
 }
@@ -95,7 +93,7 @@ void uring_backend::cancel(completion& c) noexcept {
     if (!op) {
         return;
     }
-    if (op->multishot) {  // waiting on a multishot: it stays armed, results queue up
+    if (op->multishot) {
         auto it = streams_.find(op->fd);
         if (it != streams_.end() && it->second.waiter == &c) {
             it->second.waiter = nullptr;
@@ -103,6 +101,22 @@ void uring_backend::cancel(completion& c) noexcept {
         c.op = nullptr;
         c.res = -ECANCELED;
         complete(c);
+        // A receive stays armed (what it queues is the next recv's, at most max_queued_shots).
+        // An accept stops now: connections nobody asked for stay in the kernel's backlog
+        // instead of being accepted for nobody. Those it already took wait for the next accept.
+        if (op->kind != completion_kind::accept || op->cancel_sent) {
+            return;
+        }
+        if (unsubmitted(*op)) {
+            retract(*op);
+            if (it != streams_.end() && it->second.armed == op) {
+                it->second.armed = nullptr;
+            }
+            free_record(op);
+            return;
+        }
+        op->cancel_sent = true;
+        cancel_sync(op);
         return;
     }
     if (unsubmitted(*op)) {
@@ -123,10 +137,9 @@ void uring_backend::cancel(completion& c) noexcept {
 }
 
 void uring_backend::cancel_now(std::uint64_t user_data) noexcept {
-    if (io_uring_sqe* sqe = next_sqe()) {
-        io_uring_prep_cancel64(sqe, user_data, 0);
-        io_uring_sqe_set_data64(sqe, ignored_tag);
-    }
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_cancel64(sqe, user_data, 0);
+    io_uring_sqe_set_data64(sqe, ignored_tag);
 }
 
 void uring_backend::cancel_sync(op_record* op) noexcept {
@@ -184,11 +197,8 @@ bool uring_backend::submit_multishot(completion& c, const completion_request& r)
 }
 
 void uring_backend::arm_multishot(multishot_state& st, int fd, completion_kind kind) noexcept {
-    io_uring_sqe* sqe = next_sqe();
-    if (!sqe) {
-        return;
-    }
     op_record* op = new_record();
+    io_uring_sqe* sqe = next_sqe(op);
     op->kind = kind;
     op->fd = fd;
     op->multishot = true;
@@ -200,8 +210,6 @@ void uring_backend::arm_multishot(multishot_state& st, int fd, completion_kind k
         sqe->buf_group = buffer_group;
     }
     io_uring_sqe_set_data(sqe, op);
-    op->sqe = sqe;
-    op->batch = batch_;
     st.armed = op;
     ++stats_.operations;
 }
@@ -358,15 +366,12 @@ void uring_backend::on_op(op_record* op, int res, unsigned flags) noexcept {
     }
     if (c && op->kind == completion_kind::writev && res == -ENOTSOCK && !op->plain_write) {
         // A pipe or file: plain writev, as the readiness path falls back to.
-        if (io_uring_sqe* sqe = next_sqe()) {
-            io_uring_prep_writev(sqe, op->fd, op->msg.msg_iov, static_cast<unsigned>(op->msg.msg_iovlen),
-                                 static_cast<__u64>(-1));
-            io_uring_sqe_set_data(sqe, op);
-            op->sqe = sqe;
-            op->batch = batch_;
-            op->plain_write = true;
-            return;
-        }
+        io_uring_sqe* sqe = next_sqe(op);
+        io_uring_prep_writev(sqe, op->fd, op->msg.msg_iov, static_cast<unsigned>(op->msg.msg_iovlen),
+                             static_cast<__u64>(-1));
+        io_uring_sqe_set_data(sqe, op);
+        op->plain_write = true;
+        return;
     }
     std::byte* own = std::exchange(op->own_buffer, nullptr);
     if (!c) {  // abandoned: the frame is gone, only buffers to give back

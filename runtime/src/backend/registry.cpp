@@ -36,9 +36,9 @@ namespace {
 #ifdef CORIO_HAS_IO_URING
 // io_uring may be compiled in yet absent or disabled at run time (old kernel, seccomp,
 // kernel.io_uring_disabled): run on epoll then, and say so once per process.
-result<std::unique_ptr<backend>> open_io_uring_or_epoll() {
+result<std::unique_ptr<backend>> open_io_uring_or_epoll(const reactor_options& options) {
     std::string why;
-    auto b = open_io_uring(why);
+    auto b = open_io_uring(why, options.io_uring_entries);
     if (b) {
         return b;
     }
@@ -51,9 +51,9 @@ result<std::unique_ptr<backend>> open_io_uring_or_epoll() {
 #endif
 }  // namespace
 
-result<std::unique_ptr<backend>> open_backend(std::string_view name) {
+result<std::unique_ptr<backend>> open_backend(std::string_view name, const reactor_options& options) {
     if (name.empty()) {
-        return open_backend(default_backend_name());
+        return open_backend(default_backend_name(), options);
     }
     if (name == "epoll") {
         return open_epoll(false);
@@ -74,7 +74,7 @@ result<std::unique_ptr<backend>> open_backend(std::string_view name) {
 #endif
 #ifdef CORIO_HAS_IO_URING
     if (name == "io_uring") {
-        return open_io_uring_or_epoll();
+        return open_io_uring_or_epoll(options);
     }
 #endif
     return errc::backend_unavailable;

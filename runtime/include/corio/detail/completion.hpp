@@ -3,6 +3,7 @@
 // result instead of readiness. Kernel-neutral, so no liburing header reaches users.
 #pragma once
 
+#include <corio/detail/io_wait.hpp>
 #include <corio/detail/waiter.hpp>
 #include <corio/interest.hpp>
 #include <corio/result.hpp>
@@ -28,18 +29,14 @@ struct completion_request {
     std::size_t size = 0;
 };
 
-/// A coroutine parked on an io_handle until one direction is ready. The reactor callback
-/// calls `attempt` to retry the system call, so a spurious wake-up never resumes anyone.
-struct io_wait : waiter {
-    bool (*attempt)(io_wait&) noexcept = nullptr;  // true once the operation finished
-    io_handle* owner = nullptr;  // whose reader or writer slot it occupies
+/// A suspended operation handed whole to the kernel; lives in the awaiting coroutine's frame.
+/// Only its completion (or its cancellation's) resumes it, once the kernel has let go of its
+/// buffers: no readiness event ever reaches it.
+struct completion : waiter {
+    io_handle* owner = nullptr;   // whose reading or writing slot it occupies
     interest dir = interest::none;
-};
-
-/// A suspended operation waiting for its completion; lives in the awaiting coroutine's frame.
-/// The backend resumes it only once the kernel has let go of its buffers (after the CQE).
-struct completion : io_wait {
     std::int32_t res = 0;         // the kernel's result: a count or fd, or -errno
+    std::uint32_t requested = 0;  // bytes asked for: a full count means more may be ready
     std::byte* buffer = nullptr;  // recv_pooled: the pooled buffer that holds the bytes
     void* op = nullptr;           // the backend's record while submitted
 
@@ -67,6 +64,11 @@ public:
     virtual void abandon(completion& c) noexcept = 0;
     /// A descriptor with backend-side state (a multishot accept) is being closed.
     virtual void forget(int fd) noexcept = 0;
+    /// Arms a one-shot poll of `dir` on `fd`, owned by `w` (w.poll), for a readiness wait.
+    /// Its result reaches w only through poll_ready(); never through a completion.
+    virtual void poll(io_wait& w, int fd, interest dir) noexcept = 0;
+    /// Drops w's poll (w is done, cancelled or going away); w is not touched afterwards.
+    virtual void drop_poll(io_wait& w) noexcept = 0;
 };
 
 /// Called by the backend on the loop thread when `c`'s operation has completed.

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <coroutine>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -82,6 +83,11 @@ public:
     void request_stop() noexcept;
     void wake() noexcept { reactor_->wake(); }
 
+    /// How many operations a task may finish without suspending each time it is resumed from
+    /// the run queue (tokio's figure): past it, the next one waits for a poll of the loop.
+    static constexpr std::uint32_t budget_per_turn = 128;
+    std::uint32_t& budget() noexcept { return budget_; }
+
 private:
     bool run_loop(bool (*done)(void*), void* ctx);
     void run_ready_batch();
@@ -98,6 +104,7 @@ private:
     promise_base* spawned_head_ = nullptr;  // live spawned task frames, owned by us
     std::size_t spawned_ = 0;
     std::atomic<bool> stop_requested_{false};
+    std::uint32_t budget_ = budget_per_turn;
 
     std::atomic<bool> remote_pending_{false};
     std::mutex remote_mutex_;

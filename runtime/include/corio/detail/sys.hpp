@@ -23,6 +23,8 @@ result<std::size_t> sys_read(int fd, void* buf, std::size_t len) noexcept;
 result<std::size_t> sys_recv(int fd, void* buf, std::size_t len) noexcept;
 /// send(2) with MSG_NOSIGNAL: a closed peer gives EPIPE, never SIGPIPE.
 result<std::size_t> sys_send(int fd, const void* buf, std::size_t len) noexcept;
+/// IOV_MAX: the most buffers one writev or sendmsg takes (more are sent by a later call).
+std::size_t max_iov() noexcept;
 result<std::size_t> sys_writev(int fd, std::span<const const_buffer> bufs) noexcept;
 /// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC; the peer address goes to `addr` if non-null.
 result<int> sys_accept(int fd, void* addr, std::size_t* addr_len) noexcept;
