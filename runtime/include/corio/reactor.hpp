@@ -27,6 +27,9 @@ struct reactor_stats {
     std::uint64_t submissions = 0;     ///< SQEs those calls submitted (io_uring)
     std::uint64_t operations = 0;      ///< operations queued as SQEs (io_uring)
     std::uint64_t buffer_retries = 0;  ///< pooled receives retried after ENOBUFS (io_uring)
+    std::uint64_t full_sq_submits = 0;      ///< SQ found full and submitted early (io_uring)
+    std::uint64_t cq_overflows = 0;  ///< waits that found the CQ overflowed (kept by the kernel)
+    std::uint64_t stashed_completions = 0;  ///< CQEs taken off a full CQ to submit (io_uring)
 };
 
 /// Settings a backend may use; every field has a usable default.

@@ -194,6 +194,7 @@ io_uring_sqe* uring_backend::next_sqe(op_record* op) noexcept {
         if (sqe) {
             break;
         }
+        ++stats_.full_sq_submits;
         submit_queued();  // the SQ is full: hand it to the kernel, then take a free entry
     }
     if (!sqe) {
@@ -239,6 +240,7 @@ void uring_backend::stash_completions() noexcept {
         io_uring_for_each_cqe(&ring_, head, cqe) {
             stashed_.push_back({cqe->user_data, cqe->res, cqe->flags});
             ++seen;
+            ++stats_.stashed_completions;
         }
         io_uring_cq_advance(&ring_, seen);
         if (round == 0) {
@@ -399,6 +401,9 @@ result<std::size_t> uring_backend::wait(std::span<ready_event> out,
     const int r = block ? io_uring_submit_and_wait(&ring_, 1) : io_uring_submit_and_get_events(&ring_);
     ++stats_.enters;
     note_consumed();
+    if (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) {
+        ++stats_.cq_overflows;  // NODROP: the kernel holds them and hands them over as we reap
+    }
     if (r < 0 && r != -EINTR && r != -ETIME && r != -EBUSY && r != -EAGAIN) {
         return from_res(r);
     }

@@ -13,6 +13,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/io_uring_runtime.hpp"
 #include "support/socket_pair.hpp"
 
 #include <algorithm>
@@ -38,25 +39,8 @@ corio::runtime_options on_io_uring() {
     return o;
 }
 
-bool io_uring_built() {
-    const auto names = corio::available_backends();
-    return std::find(names.begin(), names.end(), "io_uring") != names.end();
-}
-
-/// A runtime on io_uring, or null (with a WARN) when it is not built or the kernel refuses.
-std::unique_ptr<corio::runtime> io_uring_runtime_or_skip() {
-    if (!io_uring_built()) {
-        WARN("the io_uring backend is not built (liburing missing): skipped");
-        return nullptr;
-    }
-    auto rt = std::make_unique<corio::runtime>(on_io_uring());
-    if (rt->backend_name() != "io_uring") {
-        WARN("io_uring is unavailable on this kernel (fell back to " << rt->backend_name()
-                                                                     << "): skipped");
-        return nullptr;
-    }
-    return rt;
-}
+using corio_test::io_uring_built;
+using corio_test::io_uring_runtime_or_skip;
 
 /// Sets an environment variable for one scope (tests run one at a time in a process).
 class scoped_env {
