@@ -45,12 +45,14 @@ struct slot {
 // Statics with trivial destructors: a handler that runs during exit still finds them intact.
 std::array<slot, max_listeners> slots;
 
-std::mutex install_mutex;                       // serialises slot claims and sigaction changes
-std::array<int, max_signal + 1> holders{};      // listeners per signal; corio's handler is
-                                                // installed exactly while this is non-zero
+std::mutex install_mutex;                   // serialises slot claims and sigaction changes
+std::array<int, max_signal + 1> holders{};  // listeners per signal; corio's handler is
+                                            // installed exactly while this is non-zero
 std::array<struct sigaction, max_signal + 1> previous{};  // what the first holder replaced
 
-constexpr std::uint64_t bit_of(int sig) noexcept { return std::uint64_t{1} << (sig - 1); }
+constexpr std::uint64_t bit_of(int sig) noexcept {
+    return std::uint64_t{1} << (sig - 1);
+}
 
 void on_signal(int signo) {
     const int saved = errno;
@@ -73,7 +75,9 @@ void on_signal(int signo) {
     errno = saved;
 }
 
-std::error_code last_error() { return {errno, std::system_category()}; }
+std::error_code last_error() {
+    return {errno, std::system_category()};
+}
 
 // Drops one holder from each signal in `mask`, restoring the disposition found by the first
 // holder of those that have none left. install_mutex must be held.
@@ -167,9 +171,9 @@ std::optional<int> take_pending(int index) {
 
 // A subscription's resources. Outlives the listener while a wait still runs on it.
 struct signal_listener::state {
-    int slot = -1;       // index into slots; -1 once the listener has closed
-    io_handle reader;    // read end of the pipe the handler writes wake-ups to
-    int writer = -1;     // write end, owned here and closed only after retire()
+    int slot = -1;     // index into slots; -1 once the listener has closed
+    io_handle reader;  // read end of the pipe the handler writes wake-ups to
+    int writer = -1;   // write end, owned here and closed only after retire()
     bool waiting = false;
 };
 
@@ -202,7 +206,9 @@ signal_listener& signal_listener::operator=(signal_listener&& other) noexcept {
     return *this;
 }
 
-signal_listener::~signal_listener() { close(); }
+signal_listener::~signal_listener() {
+    close();
+}
 
 void signal_listener::close() noexcept {
     if (!state_) {
