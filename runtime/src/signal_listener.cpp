@@ -182,11 +182,11 @@ result<signal_listener> signal_listener::open(signal_set signals) {
     if (mask == 0) {
         return std::errc::invalid_argument;
     }
+    auto s = std::make_shared<state>();  // first: nothing to undo if it throws
     int fds[2];
     if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
         return last_error();
     }
-    auto s = std::make_shared<state>();
     s->reader = io_handle(fds[0]);
     s->writer = fds[1];
     auto index = subscribe(mask, fds[1]);

@@ -370,11 +370,10 @@ corio::task<int> subscribe_wait_unsubscribe(int rounds) {
 TEST_CASE("subscribing and unsubscribing while another thread keeps sending the signal") {
     marked_disposition usr1(SIGUSR1);  // between two listeners the signal is harmless
     corio::runtime rt;
-    std::atomic<bool> churning{true};
     std::atomic<int> strays{0};
     // A subscriber that never waits: it claims and frees slots while the others run.
-    std::jthread churn([&churning, &strays] {
-        while (churning.load()) {
+    std::jthread churn([&strays](std::stop_token stop) {
+        while (!stop.stop_requested()) {
             {
                 auto l = signal_listener::open({SIGUSR1, SIGUSR2});
                 (void)l;
@@ -386,7 +385,7 @@ TEST_CASE("subscribing and unsubscribing while another thread keeps sending the 
     });
     signal_sender sender(::pthread_self());
     const int failed = rt.block_on(subscribe_wait_unsubscribe(200));
-    churning = false;
+    churn.request_stop();
     churn.join();
     INFO(
         "1000+i: open failed, 2000+i: wait i got no SIGUSR1, 3000+i: a stray byte in a new pipe "
