@@ -11,9 +11,8 @@
 
 namespace corio {
 
-/// A subscription to a set of signals: from open() until it is destroyed they are caught, and
-/// each delivery is kept for wait(). Coalesced per signal number: a burst of one signal arriving
-/// while nobody waits is reported once, but is never fatal and never lost entirely.
+/// A subscription to a set of signals: caught from open() until it is destroyed, each delivery
+/// kept for wait(), coalesced per signal number (a burst is reported once, never fatal or lost).
 ///
 /// Threads: open() and the destructor may run on any thread, concurrently with deliveries and
 /// with other listeners. wait() and try_wait() run on one runtime's thread; once waited on,
@@ -43,9 +42,10 @@ public:
 
     /// Returns the number of the next delivered signal: at once if one arrived since the last
     /// wait took one (the lowest number first when several are pending), else when one comes.
-    /// Errors: operation_canceled (`token` or the task's ambient token stopped), errc::closed
-    /// (the listener was destroyed meanwhile). One wait at a time: a second concurrent wait
-    /// throws usage_error, as does waiting on an empty (moved-from) listener.
+    /// Errors: operation_canceled (`token` or the task's ambient token stopped, and nothing was
+    /// pending: a delivery already made is returned, never dropped), errc::closed (the listener
+    /// was destroyed meanwhile). One wait at a time: a second concurrent wait throws
+    /// usage_error, as does waiting on an empty (moved-from) listener.
     task<result<int>> wait(std::stop_token token = {});
 
     /// Takes a pending delivery without suspending: its signal number, or EAGAIN if none is
