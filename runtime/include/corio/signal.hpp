@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// wait_signal: await the delivery of one of a set of POSIX signals.
+// signal_set, and wait_signal: await one delivery of one of a set of POSIX signals.
 #pragma once
 
 #include <corio/result.hpp>
@@ -29,11 +29,13 @@ private:
     bool valid_ = true;
 };
 
-/// Suspends until one of `signals` is delivered and returns its number. While any wait is
-/// pending, those signals are caught instead of taking their default action; afterwards the
-/// previous disposition is restored. Errors: EINVAL for a signal that cannot be caught
-/// (SIGKILL, SIGSTOP, out of range), EMFILE/ENFILE, EBUSY if 64 waits are already pending,
-/// operation_canceled.
+/// Suspends until one of `signals` is delivered and returns its number: a signal_listener that
+/// lives for this one wait. The signals are caught only while the wait is pending; before and
+/// after it they take their previous disposition (the default one kills the process), so a
+/// loop of wait_signal calls loses or dies of a signal arriving between two calls: loops
+/// should wait on one signal_listener instead. Errors: EINVAL for a signal that cannot be
+/// caught (SIGKILL, SIGSTOP, out of range, reserved by the C library), EMFILE/ENFILE, EBUSY
+/// if 64 listeners exist, operation_canceled.
 task<result<int>> wait_signal(signal_set signals, std::stop_token token = {});
 
 }  // namespace corio
