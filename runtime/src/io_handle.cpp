@@ -80,6 +80,15 @@ result<void> io_handle::close() noexcept {
 
 int io_handle::release() noexcept {
     const auto closed = make_error_code(errc::closed);
+    if (auto* port = sched_ ? sched_->io().completions() : nullptr) {
+        // Operations in the kernel hold the file: let go of it now, whether or not the loop
+        // runs again, so the peer sees this close at once (as on every other backend).
+        for (detail::completion* c : {reading_, writing_}) {
+            if (c) {
+                port->cancel_for_close(*c);
+            }
+        }
+    }
     for (detail::waiter* w : {static_cast<detail::waiter*>(reader_), static_cast<detail::waiter*>(writer_),
                               static_cast<detail::waiter*>(reading_), static_cast<detail::waiter*>(writing_)}) {
         if (w) {

@@ -17,10 +17,10 @@ result<void> io_handle::park(detail::completion& c, interest dir, detail::schedu
     sched_ = &s;
     const bool multishot =
         kind == detail::completion_kind::accept || kind == detail::completion_kind::recv_pooled;
-    if (multishot && !token_.valid()) {
-        // The backend keeps a multishot accept or receive for this fd. A registration without
-        // interest makes the runtime's teardown reach this handle (forget_runtime), so a
-        // handle that outlives its runtime never calls into it.
+    if (!token_.valid()) {
+        // A registration without interest (no system call) makes the runtime's teardown reach
+        // this handle (forget_runtime), so a handle that outlives its runtime, or that the
+        // backend keeps a multishot accept or receive for, never calls into it.
         auto t = s.io().add(fd_, interest::none, &io_handle::on_event, this);
         if (!t) {
             return t.error();

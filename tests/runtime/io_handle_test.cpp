@@ -24,6 +24,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -462,3 +463,36 @@ TEST_CASE("release() hands the descriptor back open and resumes a parked recv wi
 }
 
 }  // namespace
+
+namespace {
+
+corio::task<void> park_in_recv(corio::io_handle& h, bool& resumed) {
+    std::byte b[16];
+    (void)co_await h.recv(b);
+    resumed = true;
+}
+
+corio::task<void> let_it_park() {
+    co_await corio::yield();
+    co_await corio::yield();
+}
+
+}  // namespace
+
+TEST_CASE("closing a handle whose recv is parked closes the socket at once, even while the loop "
+          "is not running: the peer sees the end of stream") {
+    corio::runtime rt;
+    corio_test::socket_pair pair;
+    corio::io_handle h(pair.take(0));
+    bool resumed = false;
+    rt.spawn(park_in_recv(h, resumed));
+    rt.block_on(let_it_park());  // the recv is parked (on io_uring: in the kernel)
+    REQUIRE(h.close());
+    pollfd p{pair.fd(1), POLLIN, 0};
+    INFO("backend " << rt.backend_name());
+    REQUIRE(::poll(&p, 1, 2000) == 1);  // without the fix: the kernel's request kept it open
+    char c;
+    CHECK(::recv(pair.fd(1), &c, 1, MSG_DONTWAIT) == 0);
+    rt.block_on(let_it_park());  // the parked task now learns of the close
+    CHECK(resumed);
+}

@@ -11,6 +11,8 @@
 #include <system_error>
 #include <utility>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,6 +50,37 @@ public:
     socket_pair() {
         if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds_) != 0) {
             throw std::system_error(errno, std::system_category(), "socketpair");
+        }
+    }
+};
+
+/// A connected loopback TCP pair; end 0 (the accepted one) is non-blocking, end 1 blocking.
+/// Throws std::system_error if the kernel refuses. Closing one end sends a FIN, which the other
+/// sees as EPOLLIN|EPOLLRDHUP without EPOLLHUP: under libkqueue that becomes EV_EOF only if
+/// EPOLLRDHUP is watched (a socket pair's close is EPOLLHUP).
+class tcp_pair : public fd_pair {
+public:
+    tcp_pair() {
+        const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (listener < 0) {
+            throw std::system_error(errno, std::system_category(), "socket");
+        }
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        auto* sa = reinterpret_cast<sockaddr*>(&a);
+        const bool listening = ::bind(listener, sa, len) == 0 && ::listen(listener, 1) == 0 &&
+                               ::getsockname(listener, sa, &len) == 0;
+        fds_[1] = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        // Blocking: the kernel completes a loopback handshake without accept().
+        if (listening && fds_[1] >= 0 && ::connect(fds_[1], sa, len) == 0) {
+            fds_[0] = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        }
+        const int e = errno;
+        ::close(listener);
+        if (fds_[0] < 0) {
+            throw std::system_error(e, std::system_category(), "loopback TCP pair");
         }
     }
 };

@@ -510,8 +510,9 @@ void uring_backend::drop_poll(io_wait& w) noexcept {
         free_record(op);
         return;
     }
-    // The poll holds no buffer of the frame: no need to wait for the kernel, only to stop it.
-    cancel_now(reinterpret_cast<std::uint64_t>(op));
+    // The poll holds no buffer of the frame, but it holds the file: stop it now, so a
+    // descriptor closed after this is closed for real.
+    let_go_of_file(op);
 }
 
 void uring_backend::on_wait_poll(op_record* op, int res) noexcept {

@@ -193,6 +193,7 @@ public:
 
     bool submit(completion& c, const completion_request& r) noexcept override;
     void cancel(completion& c) noexcept override;
+    void cancel_for_close(completion& c) noexcept override;
     void abandon(completion& c) noexcept override;
     void forget(int fd) noexcept override;
     void poll(io_wait& w, int fd, interest dir) noexcept override;
@@ -223,6 +224,8 @@ private:
     void cancel_now(std::uint64_t user_data) noexcept;
     /// Returns once the kernel has cancelled or finished `op`: it touches no buffer after.
     void cancel_sync(op_record* op) noexcept;
+    /// As cancel_sync, and on return the kernel holds no reference to op's file either.
+    void let_go_of_file(op_record* op) noexcept;
 
     bool submit_multishot(completion& c, const completion_request& r) noexcept;
     void arm_multishot(multishot_state& st, int fd, completion_kind kind) noexcept;

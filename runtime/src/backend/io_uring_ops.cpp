@@ -149,6 +149,22 @@ void uring_backend::cancel_sync(op_record* op) noexcept {
     io_uring_register_sync_cancel(&ring_, &reg);  // ENOENT: it had completed already
 }
 
+void uring_backend::let_go_of_file(op_record* op) noexcept {
+    cancel_sync(op);
+    // The request lets go of the file only when its completion is flushed, which a
+    // single-issuer ring defers until it is next entered: enter now. The CQE waits in the CQ.
+    io_uring_get_events(&ring_);
+}
+
+void uring_backend::cancel_for_close(completion& c) noexcept {
+    auto* op = static_cast<op_record*>(c.op);
+    if (!op || op->multishot || op->cancel_sent || unsubmitted(*op)) {
+        return;  // forget(), or cancel() that follows, deals with these
+    }
+    op->cancel_sent = true;
+    let_go_of_file(op);
+}
+
 void uring_backend::abandon(completion& c) noexcept {
     auto* op = static_cast<op_record*>(c.op);
     if (!op) {
@@ -329,15 +345,12 @@ void uring_backend::forget(int fd) noexcept {
         if (unsubmitted(*op)) {
             retract(*op);
             free_record(op);
-        } else if (kind == completion_kind::accept) {
-            // Synchronously: until the kernel drops its reference the socket keeps listening,
-            // and a port closed here must be free (and refuse connections) at once.
-            cancel_sync(op);
-            // The request lets go of the file only when its completion is flushed, which a
-            // single-issuer ring defers until it is next entered: enter now.
-            io_uring_get_events(&ring_);
         } else {
-            cancel_now(reinterpret_cast<std::uint64_t>(op));  // its last CQE frees it
+            // Until the kernel drops its reference the socket stays open (a listener keeps
+            // listening, a peer sees no close): the descriptor is being closed now. Its last
+            // CQE frees the record.
+            op->cancel_sent = true;
+            let_go_of_file(op);
         }
     }
     for (const shot& s : st.ready) {

@@ -71,30 +71,7 @@ std::unique_ptr<corio::reactor> open_kqueue_or_skip() {
     return std::move(*r);
 }
 
-// A connected loopback TCP pair; end 0 (the accepted one) is non-blocking. Closing one end
-// sends a FIN, which the other sees as EPOLLIN|EPOLLRDHUP without EPOLLHUP: under libkqueue
-// that becomes EV_EOF only if EPOLLRDHUP is watched (a socket pair's close is EPOLLHUP).
-class tcp_pair : public corio_test::fd_pair {
-public:
-    tcp_pair() {
-        const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        REQUIRE(listener >= 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof a;
-        auto* sa = reinterpret_cast<sockaddr*>(&a);
-        const bool listening = ::bind(listener, sa, len) == 0 && ::listen(listener, 1) == 0 &&
-                               ::getsockname(listener, sa, &len) == 0;
-        fds_[1] = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        // Blocking: the kernel completes a loopback handshake without accept().
-        if (listening && fds_[1] >= 0 && ::connect(fds_[1], sa, len) == 0) {
-            fds_[0] = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        }
-        ::close(listener);
-        REQUIRE(fds_[0] >= 0);
-    }
-};
+using corio_test::tcp_pair;
 
 // Polls until `done()` holds; the deadline fails the test (an emulation may deliver late).
 template <class Predicate>

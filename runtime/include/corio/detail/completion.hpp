@@ -59,6 +59,9 @@ public:
     /// Asks the kernel to stop `c` early; `c` is still resumed by its completion (which may
     /// carry a result after all: data that arrived is never dropped).
     virtual void cancel(completion& c) noexcept = 0;
+    /// As cancel, for a descriptor being closed: on return the kernel holds no reference to it
+    /// (the close is real at once); `c` is still resumed by its completion.
+    virtual void cancel_for_close(completion& c) noexcept = 0;
     /// For a frame destroyed mid-operation: on return the kernel no longer touches `c`'s
     /// buffers and `c` is never resumed.
     virtual void abandon(completion& c) noexcept = 0;
