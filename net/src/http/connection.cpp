@@ -351,7 +351,7 @@ task<step> process(connection& c) {
 connection::connection(server::state& st, net::tcp_stream stream)
     : srv(st),
       s(std::move(stream)),
-      timer(*corio::detail::scheduler::current(), stop),
+      timer(stop),
       parser(st.options.limits),
       in(initial_buffer) {
     if (auto ep = s.remote_endpoint()) {
@@ -415,7 +415,7 @@ task<> run_connection(connection& c) {
         }
         c.srv.metrics.bytes_in += *n;
         c.end += *n;
-        c.read_at = c.timer.sched.polled_at();  // the poll that saw them: no clock read per read
+        c.read_at = loop_time();  // the poll that saw them: no clock read per read
         if (!c.in_request) {  // the first bytes of a request: its head must come in time
             c.in_request = true;
             c.timer.arm(opt.header_timeout);

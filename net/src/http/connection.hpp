@@ -3,11 +3,11 @@
 #pragma once
 
 #include <corio/clock.hpp>
-#include <corio/detail/scheduler.hpp>
 #include <corio/event.hpp>
 #include <corio/http/parser.hpp>
 #include <corio/http/request.hpp>
 #include <corio/http/server.hpp>
+#include <corio/stop_timer.hpp>
 
 #include "http/date.hpp"
 
@@ -49,31 +49,6 @@ struct server::state {
 
 namespace detail {
 
-/// Stops a connection's stop_source at a deadline (header, idle or body timeout); re-armed as
-/// the connection moves between reading a request and waiting for the next.
-struct deadline_stop final : corio::detail::timer_node {
-    corio::detail::scheduler& sched;
-    std::stop_source& source;
-    deadline_stop(corio::detail::scheduler& s, std::stop_source& src) : sched(s), source(src) {
-        fire = [](corio::detail::timer_node* n) { static_cast<deadline_stop*>(n)->source.request_stop(); };
-    }
-    deadline_stop(const deadline_stop&) = delete;
-    deadline_stop& operator=(const deadline_stop&) = delete;
-    ~deadline_stop() { disarm(); }
-    void arm(std::chrono::steady_clock::duration after) {
-        disarm();
-        // From the loop's last poll, not a fresh clock read: these timeouts are seconds long, and
-        // a connection arms one or two per request.
-        deadline = corio::detail::deadline_after(sched.polled_at(), after);
-        sched.timers().insert(*this);
-    }
-    void disarm() noexcept {
-        if (linked()) {
-            sched.timers().cancel(*this);
-        }
-    }
-};
-
 /// One client: its socket, parser, buffers (kept across requests, so a busy keep-alive
 /// connection allocates nothing) and its place in the server's list.
 struct connection {
@@ -86,7 +61,9 @@ struct connection {
     net::tcp_stream s;
     net::endpoint remote;
     std::stop_source stop;
-    deadline_stop timer;
+    // Stops `stop` at the header, idle or body deadline; re-armed as the connection moves
+    // between reading a request and waiting for the next.
+    stop_timer timer;
     request_parser parser;
     std::vector<char> in;     // received bytes: [begin, end) not yet consumed
     std::size_t begin = 0;

@@ -5,14 +5,45 @@
 #include <corio/cancel.hpp>
 #include <corio/event.hpp>
 #include <corio/runtime.hpp>
+#include <corio/stop_timer.hpp>
 
 #include "http/connection.hpp"
 
+#include <stop_token>
 #include <utility>
 
 namespace corio::http {
 namespace {
-task<result<void>> wait_for(event& e) { co_return co_await e.wait(); }
+
+// Makes `token` the ambient token of `t`: every wait inside it follows that token instead of
+// the awaiting task's. (The one place net/ reaches into the task's promise; a public operation
+// of the runtime would replace it.)
+void set_ambient(task<>& t, const std::stop_token& token) noexcept {
+    t.handle().promise().set_ambient_stop(&token);
+}
+
+// After stop(): waits for every connection to end, at most shutdown_grace, then cuts those still
+// open (their waits, handlers' included, are cancelled) and waits for their tasks to unwind.
+// Each connection's destructor unlinks it from the server's state, so once this returns no
+// connection task uses the server any more.
+task<> drain(server::state& st) {
+    if (st.metrics.open_connections == 0) {
+        co_return;
+    }
+    st.all_closed.reset();
+    std::stop_source grace_over;
+    stop_timer grace(grace_over);
+    grace.arm(st.options.shutdown_grace);
+    (void)co_await st.all_closed.wait(grace_over.get_token());
+    if (st.metrics.open_connections == 0) {
+        co_return;
+    }
+    for (detail::connection* c = st.connections; c; c = c->next) {
+        c->stop.request_stop();
+    }
+    (void)co_await st.all_closed.wait();
+}
+
 }  // namespace
 
 server::server(router routes, server_options options)
@@ -44,16 +75,18 @@ task<> server::serve_connection(net::tcp_stream stream) {
     // cancel a handler's waits too.
     const std::stop_token token = c.stop.get_token();
     task<> t = detail::run_connection(c);
-    t.handle().promise().set_ambient_stop(&token);
+    set_ambient(t, token);
     co_await std::move(t);
 }
 
-task<result<void>> server::serve(net::tcp_listener& listener) {
+task<result<void>> server::serve(net::tcp_listener& listener, std::stop_token token) {
     state& st = *state_;
+    // Cancelling the task that awaits serve() (with_timeout, say) ends accepting as `token` does.
+    const std::stop_token ambient = co_await this_task::stop_token();
     st.listener = &listener;
     result<void> outcome;
     while (!st.stopping) {
-        auto s = co_await listener.accept();
+        auto s = co_await listener.accept(token);
         if (!s) {
             if (s.error() != errc::closed && s.error() != std::errc::operation_canceled) {
                 outcome = s.error();
@@ -64,17 +97,15 @@ task<result<void>> server::serve(net::tcp_listener& listener) {
     }
     stop();
     st.listener = nullptr;
-    if (st.metrics.open_connections > 0) {
-        st.all_closed.reset();
-        auto drained = co_await with_timeout(st.options.shutdown_grace, wait_for(st.all_closed));
-        if (!drained) {  // cut what is still open, then wait for the tasks to unwind
-            for (detail::connection* c = st.connections; c; c = c->next) {
-                c->stop.request_stop();
-            }
-            if (st.metrics.open_connections > 0) {
-                (void)co_await st.all_closed.wait();
-            }
-        }
+    // The drain runs under a token nothing can stop: were it to follow ours, the cancellation
+    // that ended the loop above would cut its waits short too, and serve() would return while
+    // connection tasks still use the server, which its caller may then destroy.
+    const std::stop_token never;
+    task<> drained = drain(st);
+    set_ambient(drained, never);
+    co_await std::move(drained);
+    if (outcome && (token.stop_requested() || ambient.stop_requested())) {
+        outcome = std::errc::operation_canceled;  // cancelled, not stopped: say so
     }
     co_return outcome;
 }

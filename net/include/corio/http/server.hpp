@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <stop_token>
 #include <string>
 
 namespace corio::http {
@@ -25,7 +26,8 @@ struct server_options {
     /// A keep-alive connection with no request for this long is closed; so is one whose body
     /// stalls this long.
     std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
-    /// After stop(): how long in-flight requests may take before their connections are cut.
+    /// After stop() or a cancelled serve(): how long in-flight requests may take before their
+    /// connections are cut.
     std::chrono::milliseconds shutdown_grace = std::chrono::seconds(10);
     /// The Server field of every response; empty: none.
     std::string server_name = "corio";
@@ -59,10 +61,16 @@ public:
     server(const server&) = delete;
     server& operator=(const server&) = delete;
 
-    /// Accepts and serves connections until stop(); then lets open connections finish their
-    /// in-flight request (idle ones close at once) for up to shutdown_grace, cuts the rest, and
-    /// returns once all are closed. Errors: accept failures other than the listener closing.
-    task<result<void>> serve(net::tcp_listener& listener);
+    /// Accepts and serves connections until stop(), until `token` is stopped, or until the task
+    /// awaiting serve() is cancelled (with_timeout around it, or a token it inherits). Each ends
+    /// in the same graceful stop: no more accepting, idle connections closed at once, the others
+    /// given up to shutdown_grace to finish their in-flight request, then cut. The cancellation
+    /// that began it does not cut that drain short: serve() returns only once every connection
+    /// task has ended, so the server may be destroyed as soon as it returns.
+    /// Returns success after stop(); std::errc::operation_canceled when `token` or the awaiting
+    /// task was cancelled before it returned (stop() called too or not); otherwise the accept
+    /// error that ended it (EMFILE/ENFILE are retried, not returned).
+    task<result<void>> serve(net::tcp_listener& listener, std::stop_token token = {});
     /// Serves one connection until the peer or a timeout ends it (serve() runs one per client).
     task<> serve_connection(net::tcp_stream stream);
     /// Begins a graceful shutdown (see serve). Loop thread only; idempotent.
