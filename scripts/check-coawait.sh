@@ -3,9 +3,10 @@
 # Refuses the co_await forms Debian 12's g++ 12 miscompiles. In a full-expression that contains a
 # co_await, g++ 12 destroys the temporaries of a conditional expression (?:) twice, or ones that
 # were never built: `co_await reply(ok ? 200 : 404, ok ? fmt::format(...) : std::string(...))`
-# is a `free(): double free` at -O0 and -O2 alike (clang-16 is right). So are a co_await in an
-# arm of ?:, on the right of && or ||, and inside a Catch2 CHECK/REQUIRE, all seen in corio.
-# Write the ?: (or the co_await) as a statement of its own:
+# is a `free(): double free` at -O0 and -O2 alike (clang-16 is right). So is a lambda that
+# captures a std::string by value (`co_await run([s] { ... })`), and so are a co_await in an arm
+# of ?:, on the right of && or ||, and inside a Catch2 CHECK/REQUIRE, all seen in corio.
+# Write the ?: (or the lambda, or the co_await) as a statement of its own:
 #     std::string body = ok ? fmt::format(...) : std::string(...);
 #     co_await reply(ok ? 200 : 404, std::move(body));    // still refused: the int ?: too
 #     int status = ok ? 200 : 404;  co_await reply(status, std::move(body));   // accepted
@@ -51,11 +52,27 @@ scan() {
         if (s ~ /\?/) why = "?: in a statement with co_await"
         else if (s ~ /(&&|\|\|)[ \t(!]*co_await([^A-Za-z0-9_]|$)/) why = "co_await on the right of && or ||"
         else if (s ~ /(^|[^A-Za-z0-9_])(CHECK|REQUIRE)[A-Z_]*[ \t]*\(/) why = "co_await inside CHECK/REQUIRE"
+        else if (copies_into_lambda(s)) why = "lambda capturing by value in a statement with co_await"
         if (why == "") return
         gsub(/[ \t]+/, " ", s); sub(/^ /, "", s)
         if (length(s) > 160) s = substr(s, 1, 157) "..."
         printf "%s:%d: %s: %s\n", FILENAME, line, why, s
         bad++
+    }
+    # A lambda in s that captures anything by value ([=], [x], [x = ...], [*this]).
+    function copies_into_lambda(s,    t, m, n, caps, i) {
+        t = s
+        while (match(t, /\[[^]]*\][ \t]*(\(|\{|<|mutable|->|noexcept)/)) {
+            m = substr(t, RSTART + 1, RLENGTH - 1)
+            t = substr(t, RSTART + RLENGTH)
+            n = split(substr(m, 1, index(m, "]") - 1), caps, ",")
+            for (i = 1; i <= n; i++) {
+                gsub(/^[ \t]+|[ \t]+$/, "", caps[i])
+                if (caps[i] != "" && caps[i] !~ /^(&|this|&[ \t]*[A-Za-z_][A-Za-z0-9_]*([ \t]*=.*)?)$/)
+                    return 1
+            }
+        }
+        return 0
     }
     # A "{" that opens a block or a body (rather than a braced initializer).
     function opens_block(    t) {
@@ -143,7 +160,7 @@ scan() {
                 else {
                     flush()
                     if (top > 0 && kind[top] == "L") {
-                        stmt = saved[top] " "; line = savedline[top]; depth = saveddepth[top]
+                        stmt = saved[top] "{} "; line = savedline[top]; depth = saveddepth[top]
                     }
                     if (top > 0) top--
                 }
@@ -190,6 +207,9 @@ self_test() {
 + REQUIRE(co_await f() == 1);
 + CHECK_FALSE(@@    co_await f());
 + if (a) { co_await f(b ? c : d); }
++ co_await run([s] { use(s); });
++ co_await run([s = std::move(s)]() mutable { use(s); });
++ co_await run2(x, [=, &y] { use(s); });
 - std::string body = ok ? std::string("a") : std::string("b");@@co_await reply(200, std::move(body));
 - int status = ok ? 200 : 404;@@co_await reply(status, std::move(body));
 - co_await send(s, "GET /?a=1 HTTP/1.1\r\n");
@@ -212,6 +232,10 @@ self_test() {
 - #define AWAIT(x) co_await (ok ? x : y)@@co_await f();
 - struct s {@@    task<> f() { co_await g(); }@@    int h(bool ok) { return ok ? 1 : 2; }@@};
 - my_co_await(ok ? a : b);
+- co_await run([&] { use(s); });
+- co_await run([&s, this, &t = u] { use(s); });
+- auto fn = [s] { use(s); };@@co_await run(std::move(fn));
+- auto [a, b] = co_await pair();
 SAMPLES
     if ((status == 0)); then echo "check-coawait: self-test passed ($i samples)"; fi
     return "$status"
@@ -220,7 +244,7 @@ SAMPLES
 case ${1:-} in
     --self-test) (($# == 1)) || { echo "usage: scripts/check-coawait.sh --self-test" >&2; exit 2; }
         self_test; exit ;;
-    -h | --help) sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
     -*) echo "check-coawait: unknown option '$1' (try --help)" >&2; exit 2 ;;
 esac
 
@@ -236,4 +260,4 @@ if [ -n "$found" ]; then
     echo "$found" >&2
     exit 1
 fi
-echo "check-coawait: no ?: in a statement with co_await, no co_await after && or ||, none inside CHECK/REQUIRE (${#files[@]} files)"
+echo "check-coawait: no ?: or lambda capturing by value in a statement with co_await, no co_await after && or ||, none inside CHECK/REQUIRE (${#files[@]} files)"
