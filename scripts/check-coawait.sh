@@ -14,13 +14,12 @@
 # character literals are left out, and the condition of an if/while/switch is an expression of
 # its own, as is the body of a lambda.
 #
-#   scripts/check-coawait.sh [FILE...]   the tracked *.cpp, *.hpp and *.h files by default
+#   scripts/check-coawait.sh [FILE...]   corio's tracked *.cpp, *.hpp and *.h files by default
 #   scripts/check-coawait.sh --self-test checks the check against sample lines
 #
 # Exit status: 0 when none is found (or the self-test passes), 1 when some are (each offending
 # statement is printed as FILE:LINE: why: statement) or the self-test fails, 2 on bad usage.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Prints FILE:LINE: why: statement for each offending statement of the given files.
 scan() {
@@ -251,6 +250,7 @@ esac
 if (($# > 0)); then
     files=("$@")
 else
+    cd "$(dirname "${BASH_SOURCE[0]}")/.."
     mapfile -t files < <(git grep -l -I -w 'co_await' -- '*.cpp' '*.hpp' '*.h')
 fi
 found=""
