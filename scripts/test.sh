@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Builds corio with one CMake preset and runs its whole test suite on every backend.
 #
-#   scripts/test.sh [PRESET]     PRESET: release (default), debug, asan, tsan; JOBS=2 by default
+#   scripts/test.sh [PRESET]     PRESET: release (default), debug, asan, tsan, clang; JOBS=2 by default
+#
+# The clang preset (clang-16 with libstdc++) makes install-deps.sh install clang-16 as well.
 #
 # On Linux the kqueue backend is built and tested too when the sources of libkqueue, a kqueue
 # emulation, sit in ../shared/third_party (as on corio's CI): it is built outside the tree into
@@ -14,7 +16,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 (($# <= 1)) || { echo "usage: scripts/test.sh [PRESET]" >&2; exit 2; }
 preset=${1:-release}
 
-bash scripts/install-deps.sh
+deps=()
+[ "$preset" != clang ] || deps=(--with-clang)
+bash scripts/install-deps.sh "${deps[@]}"
 extra=()
 kqueue_src=../shared/third_party
 if [ "$(uname -s)" = Linux ]; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Builds and runs tests/consumer against an installed corio, twice: with find_package(corio)
-# and with a plain g++ command line from pkg-config. Exit status 0 when both run correctly.
+# Builds and runs tests/consumer against an installed corio (static or shared), twice: with
+# find_package(corio) and with a plain g++ command line from pkg-config (plus the -Wl,-rpath the
+# README gives for shared libraries). Exit status 0 when both run correctly.
 #
 #   tests/consumer/run.sh PREFIX      (PREFIX as given to `cmake --install --prefix`)
 set -euo pipefail
@@ -17,8 +18,12 @@ trap 'rm -rf "$work"' EXIT
 pc=$(find "$prefix" -path '*/pkgconfig/corio.pc' -print -quit)
 [ -n "$pc" ] || { echo "consumer: no pkgconfig/corio.pc under $prefix" >&2; exit 1; }
 libdir=$(dirname "$(dirname "$pc")")
-# Only needed when corio was built shared; the run must not pick up another corio.
-export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# A shared corio is found at run time as the README says: CMake puts the prefix's lib directory
+# in the consumer's build-tree RPATH; the pkg-config build passes -Wl,-rpath. No LD_LIBRARY_PATH.
+unset LD_LIBRARY_PATH
+shared=no
+! ls "$libdir"/libcorio_runtime.so* >/dev/null 2>&1 || shared=yes
+echo "--- consumer: corio in $prefix, shared libraries: $shared"
 
 echo "--- consumer: find_package(corio) with CMAKE_PREFIX_PATH=$prefix"
 cmake -S "$here" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
@@ -38,9 +43,18 @@ incdir=$(pkg-config --variable=includedir corio)
 read -ra cflags <<<"$(pkg-config --cflags corio)"
 read -ra libs <<<"$(pkg-config --libs corio)"
 set -x
-g++ -std="$std" -O2 "${cflags[@]}" "$here/main.cpp" -o "$work/consumer-pc" "${libs[@]}"
+g++ -std="$std" -O2 "${cflags[@]}" "$here/main.cpp" -o "$work/consumer-pc" "${libs[@]}" \
+    -Wl,-rpath,"$(pkg-config --variable=libdir corio)"
 { set +x; } 2>/dev/null
 "$work/consumer-pc"
+if [ "$shared" = yes ]; then
+    # The libraries the program loads are the prefix's, not another corio's.
+    ldd "$work/consumer-pc" | grep libcorio_
+    for lib in $(ldd "$work/consumer-pc" | awk '/libcorio_/ { print $3 }'); do
+        [ "$(dirname "$(realpath "$lib")")" = "$(realpath "$libdir")" ] ||
+            { echo "consumer: $lib is not from $libdir" >&2; exit 1; }
+    done
+fi
 
 # A public header that needs a header left out of the install (or a system header that users do
 # not have) fails here rather than in a user's build.
