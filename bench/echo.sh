@@ -51,6 +51,7 @@ awk -v list="${names[*]}" '
         n = ncol
         for (i = 1; i <= n; i++) if (cols[i] ~ /^corio/) pair(cols[i], "asio")
         pair("corio-uring", "uring"); pair("corio-uring", "corio")
+        pair("corio", "corio-base"); pair("corio-uring", "corio-base-uring")  # now / before
     }
     { add($1 " " $3, $4); eff[$1, $2, $3] = $5; if (!($1 in seen)) { seen[$1]; order[++nc] = $1 } }
     END {

@@ -21,6 +21,9 @@ server_cmd() {
         corio) echo "$BUILD/examples/echo_server --drain-seconds 0 --backend epoll --port {port}" ;;
         corio-et) echo "$BUILD/examples/echo_server --drain-seconds 0 --backend epoll-et --port {port}" ;;
         corio-uring) echo "$BUILD/examples/echo_server --drain-seconds 0 --backend io_uring --stats --port {port}" ;;
+        # An earlier build's echo_server (BASE_BUILD), for before/after tables in one run.
+        corio-base) echo "${BASE_BUILD:?set BASE_BUILD}/examples/echo_server --drain-seconds 0 --backend epoll --port {port}" ;;
+        corio-base-uring) echo "${BASE_BUILD:?set BASE_BUILD}/examples/echo_server --drain-seconds 0 --backend io_uring --port {port}" ;;
         thread-per-client) echo "$BUILD/bench/thread_per_client_echo {port}" ;;
         epoll | asio | tokio) echo "$SHARED_BENCH/build/${1}_echo {port}" ;;
         *) die "unknown server '$1'" ;;
