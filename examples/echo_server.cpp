@@ -4,13 +4,14 @@
 #include <corio/event.hpp>
 #include <corio/net/tcp_listener.hpp>
 #include <corio/runtime.hpp>
-#include <corio/signal.hpp>
+#include <corio/signal_listener.hpp>
 
 #include "cli.hpp"
 
 #include <fmt/format.h>
 
 #include <csignal>
+#include <cstdlib>
 
 using namespace std::chrono_literals;
 using corio::task;
@@ -57,15 +58,21 @@ task<> echo(tcp_stream s, connections& live) {
     }
 }
 
-task<> close_on_signal(tcp_listener& listener) {
-    auto sig = co_await corio::wait_signal({SIGINT, SIGTERM});
+// The first signal drains; a second one, while draining, ends the server at once.
+task<> close_on_signal(corio::signal_listener& signals, tcp_listener& listener) {
+    auto sig = co_await signals.wait();
     fmt::print(stderr, "echo_server: {}, draining\n", sig ? strsignal(*sig) : "signal wait failed");
     (void)listener.close();  // the pending accept() resumes with errc::closed
+    sig = co_await signals.wait();
+    if (sig) {
+        fmt::print(stderr, "echo_server: {} again, exiting now\n", strsignal(*sig));
+        std::_Exit(128 + *sig);
+    }
 }
 
-task<> serve(tcp_listener& listener, std::chrono::seconds drain) {
+task<> serve(corio::signal_listener& signals, tcp_listener& listener, std::chrono::seconds drain) {
     connections live;
-    corio::spawn(close_on_signal(listener));
+    corio::spawn(close_on_signal(signals, listener));
     for (;;) {
         auto s = co_await listener.accept();
         if (!s) {
@@ -115,9 +122,15 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "echo_server: bind {}: {}\n", ep.to_string(), listener.error().message());
         return 1;
     }
+    // Caught from before the server says it listens: a signal sent as soon as it does is not fatal.
+    auto signals = corio::signal_listener::open({SIGINT, SIGTERM});
+    if (!signals) {
+        fmt::print(stderr, "echo_server: signals: {}\n", signals.error().message());
+        return 1;
+    }
     fmt::print("listening on {} ({})\n", listener->local_endpoint()->to_string(), rt.backend_name());
     std::fflush(stdout);
-    rt.block_on(serve(*listener, std::chrono::seconds(drain)));
+    rt.block_on(serve(*signals, *listener, std::chrono::seconds(drain)));
     if (stats) {
         const corio::reactor_stats st = rt.backend_stats();
         fmt::print(stderr, "echo_server: {} enters, {} SQEs submitted ({:.2f} per enter), {} operations, "

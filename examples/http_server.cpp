@@ -3,13 +3,14 @@
 #include <corio/http/server.hpp>
 #include <corio/http/static_files.hpp>
 #include <corio/runtime.hpp>
-#include <corio/signal.hpp>
+#include <corio/signal_listener.hpp>
 
 #include "cli.hpp"
 
 #include <fmt/format.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -26,10 +27,16 @@ constexpr const char* usage =
     "back) and, with --root, the files under DIR. Defaults: --host 127.0.0.1 --port 8080.\n"
     "SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit 0.\n";
 
-task<> stop_on_signal(server& srv) {
-    auto sig = co_await corio::wait_signal({SIGINT, SIGTERM});
+// The first signal stops the server gracefully; a second one, while it drains, ends it at once.
+task<> stop_on_signal(corio::signal_listener& signals, server& srv) {
+    auto sig = co_await signals.wait();
     fmt::print(stderr, "http_server: {}, shutting down\n", sig ? strsignal(*sig) : "signal wait failed");
     srv.stop();
+    sig = co_await signals.wait();
+    if (sig) {
+        fmt::print(stderr, "http_server: {} again, exiting now\n", strsignal(*sig));
+        std::_Exit(128 + *sig);
+    }
 }
 
 router routes(server*& srv, const std::optional<static_files>& files) {
@@ -83,15 +90,22 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "http_server: bind {}: {}\n", ep.to_string(), listener.error().message());
         return 1;
     }
+    // Caught from before the server says it listens: a signal sent as soon as it does is not fatal.
+    auto signals = corio::signal_listener::open({SIGINT, SIGTERM});
+    if (!signals) {
+        fmt::print(stderr, "http_server: signals: {}\n", signals.error().message());
+        return 1;
+    }
     server* self = nullptr;
     server srv(routes(self, files));
     self = &srv;
     fmt::print("listening on {} ({})\n", listener->local_endpoint()->to_string(), rt.backend_name());
     std::fflush(stdout);
-    auto served = rt.block_on([](server& srv, corio::net::tcp_listener& l) -> task<corio::result<void>> {
-        corio::spawn(stop_on_signal(srv));
+    auto served = rt.block_on([](corio::signal_listener& signals, server& srv,
+                                 corio::net::tcp_listener& l) -> task<corio::result<void>> {
+        corio::spawn(stop_on_signal(signals, srv));
         co_return co_await srv.serve(l);
-    }(srv, *listener));
+    }(*signals, srv, *listener));
     if (!served) {
         fmt::print(stderr, "http_server: {}\n", served.error().message());
         return 1;

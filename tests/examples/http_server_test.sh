@@ -26,7 +26,7 @@ for sig in TERM INT; do
     # 20 s after its start is killed (status 137). serve() would wait for idle connections only
     # if stop() failed to close them, and then the idle timeout (60 s) would hold it far longer.
     # --foreground: without it timeout also signals its process group, so the server would get
-    # the signal twice, and a second one during shutdown kills it (the default action is back).
+    # the signal twice, and a second one during shutdown ends it at once (status 128+signal).
     coproc srv { exec timeout --foreground -s KILL 20 "$server" --port 0 --root "$tmp/root" --backend "$backend" 2>"$tmp/err"; }
     srv_pid=$srv_PID
     read -r -t 10 -u "${srv[0]}" line || fail "no 'listening on' line within 10 s: $(cat "$tmp/err")"

@@ -342,3 +342,53 @@ TEST_CASE("a stop requested from another thread resumes the waiting task with op
 }
 
 }  // namespace
+
+namespace {
+
+corio::task<timeout_outcome> timed_uncancellable_sleep(corio::manual_clock& clock,
+                                                       clock_type::duration limit,
+                                                       clock_type::duration sleep,
+                                                       inner_outcome& inner) {
+    corio::result<void> r = co_await corio::with_timeout(
+        limit, corio::with_stop_token({}, sleep_recording(clock, sleep, inner)));
+    co_return timeout_outcome{r.error(), clock.now()};
+}
+
+corio::task<corio::result<void>> sleep_following(std::stop_source& source, inner_outcome& inner,
+                                                 corio::manual_clock& clock) {
+    co_return co_await corio::with_stop_token(source.get_token(),
+                                              sleep_recording(clock, 1h, inner));
+}
+
+corio::task<> stop_soon(std::stop_source& source) {
+    co_await corio::yield();
+    source.request_stop();
+}
+
+}  // namespace
+
+TEST_CASE("with_stop_token with an empty token: a deadline of the caller does not cut the task's "
+          "waits") {
+    corio::manual_clock clock;
+    corio::runtime rt(with_clock(clock));
+    const auto start = clock.now();
+    inner_outcome inner;
+    rt.spawn(advance_in_steps(clock, 1ms, 100));
+    const timeout_outcome out = rt.block_on(timed_uncancellable_sleep(clock, 10ms, 30ms, inner));
+    REQUIRE(inner.finished);
+    CHECK_FALSE(inner.error);  // slept its whole 30 ms
+    CHECK(inner.woke - start == 30ms);
+    CHECK(out.done - start == 30ms);  // and the caller waited for it
+}
+
+TEST_CASE("with_stop_token: stopping the given token cancels the task's waits") {
+    corio::manual_clock clock;
+    corio::runtime rt(with_clock(clock));
+    std::stop_source source;
+    inner_outcome inner;
+    rt.spawn(stop_soon(source));
+    const corio::result<void> r = rt.block_on(sleep_following(source, inner, clock));
+    REQUIRE(inner.finished);
+    CHECK(inner.error == std::errc::operation_canceled);
+    CHECK(r.error() == std::errc::operation_canceled);
+}

@@ -15,13 +15,6 @@
 namespace corio::http {
 namespace {
 
-// Makes `token` the ambient token of `t`: every wait inside it follows that token instead of
-// the awaiting task's. (The one place net/ reaches into the task's promise; a public operation
-// of the runtime would replace it.)
-void set_ambient(task<>& t, const std::stop_token& token) noexcept {
-    t.handle().promise().set_ambient_stop(&token);
-}
-
 // After stop(): waits for every connection to end, at most shutdown_grace, then cuts those still
 // open (their waits, handlers' included, are cancelled) and waits for their tasks to unwind.
 // Each connection's destructor unlinks it from the server's state, so once this returns no
@@ -73,10 +66,7 @@ task<> server::serve_connection(net::tcp_stream stream) {
     detail::connection c(*state_, std::move(stream));
     // Everything the connection awaits follows its stop token: timeouts and a forced shutdown
     // cancel a handler's waits too.
-    const std::stop_token token = c.stop.get_token();
-    task<> t = detail::run_connection(c);
-    set_ambient(t, token);
-    co_await std::move(t);
+    co_await with_stop_token(c.stop.get_token(), detail::run_connection(c));
 }
 
 task<result<void>> server::serve(net::tcp_listener& listener, std::stop_token token) {
@@ -100,10 +90,7 @@ task<result<void>> server::serve(net::tcp_listener& listener, std::stop_token to
     // The drain runs under a token nothing can stop: were it to follow ours, the cancellation
     // that ended the loop above would cut its waits short too, and serve() would return while
     // connection tasks still use the server, which its caller may then destroy.
-    const std::stop_token never;
-    task<> drained = drain(st);
-    set_ambient(drained, never);
-    co_await std::move(drained);
+    co_await with_stop_token({}, drain(st));
     if (outcome && (token.stop_requested() || ambient.stop_requested())) {
         outcome = std::errc::operation_canceled;  // cancelled, not stopped: say so
     }

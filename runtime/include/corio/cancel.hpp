@@ -63,6 +63,19 @@ namespace this_task {
 inline detail::ambient_stop_awaitable stop_token() noexcept { return {}; }
 }  // namespace this_task
 
+/// Runs `t` with `token` as its ambient stop token instead of the awaiting task's: every wait
+/// inside `t`, however deep, follows `token`, and only `token` (cancelling the caller no longer
+/// reaches them). An empty token makes them uncancellable: for cleanup that must finish (a
+/// server's drain). Returns what `t` returns; exceptions propagate.
+template <class T>
+task<T> with_stop_token(std::stop_token token, task<T> t) {
+    if (!t.valid()) {
+        throw usage_error("corio::with_stop_token: empty or already awaited task");
+    }
+    t.handle().promise().set_ambient_stop(&token);  // `token` lives in this frame until t ends
+    co_return co_await std::move(t);
+}
+
 /// The result type of with_timeout(d, task<T>): T itself when T is a result<U>, else result<T>.
 template <class T>
 using timeout_result_t = std::conditional_t<detail::is_result<T>::value, T, result<T>>;
