@@ -85,7 +85,6 @@ task<outcome> run(const options& o) {
     if (!client || !server) {
         co_return outcome{};
     }
-    (void)client->set_nodelay(true);
     // The reader owns a blocking duplicate of the accepted socket.
     const int fd = ::dup(server->handle().fd());
     const int flags = ::fcntl(fd, F_GETFL);

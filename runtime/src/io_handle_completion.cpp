@@ -70,6 +70,7 @@ void detail::complete(completion& c) noexcept {
         if (c.res >= 0 && c.requested > 0 && static_cast<std::uint32_t>(c.res) == c.requested) {
             h->ready_ |= static_cast<std::uint8_t>(c.dir);
         }
+        h->last_done_ = static_cast<std::uint8_t>(c.dir);
         h->unlink(c);
     }
     c.st = waiter::state::scheduled;
