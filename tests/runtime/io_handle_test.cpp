@@ -496,3 +496,41 @@ TEST_CASE("closing a handle whose recv is parked closes the socket at once, even
     rt.block_on(let_it_park());  // the parked task now learns of the close
     CHECK(resumed);
 }
+
+namespace {
+
+corio::task<std::string> move_while_parked(corio::io_handle& h, bool& resumed) {
+    corio::spawn(park_in_recv(h, resumed));
+    co_await corio::yield();  // the recv is parked on h now
+    std::string what;
+    try {
+        corio::io_handle moved(std::move(h));
+        what = "moved";
+    } catch (const corio::usage_error& e) {
+        what = e.what();
+    }
+    corio::io_handle other;
+    try {
+        other = std::move(h);
+        what += "; assigned";
+    } catch (const corio::usage_error&) {
+        what += "; refused twice";
+    }
+    co_return what;
+}
+
+}  // namespace
+
+TEST_CASE("moving an io_handle while an operation is parked on it throws usage_error and leaves "
+          "the handle and its operation as they were") {
+    corio::runtime rt;
+    corio_test::socket_pair pair;
+    corio::io_handle h(pair.take(0));
+    bool resumed = false;
+    const std::string what = rt.block_on(move_while_parked(h, resumed));
+    CHECK(what == "corio::io_handle: moved while an operation is parked on it; refused twice");
+    CHECK(h.is_open());
+    REQUIRE(corio_test::send_text(pair.fd(1), "still here") == 10);
+    rt.block_on(let_it_park());
+    CHECK(resumed);  // the parked recv completed on the handle it started on
+}
