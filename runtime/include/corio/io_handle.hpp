@@ -15,6 +15,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <optional>
 #include <span>
 #include <stop_token>
@@ -248,9 +249,18 @@ public:
     using result_type = std::invoke_result_t<Op&>;
 
     io_operation(io_handle& h, interest dir, Op op, std::stop_token token)
-        : h_(h), dir_(dir), op_(std::move(op)), token_(std::move(token)) {}
+        : h_(h), dir_(dir), op_(std::move(op)), token_(std::move(token)) {
+        new (&w_) wait_type();
+    }
     io_operation(const io_operation&) = delete;
     io_operation& operator=(const io_operation&) = delete;
+    ~io_operation() {
+        if (on_port_) {
+            c_.~completion_type();  // a parked one detaches itself (the kernel lets go first)
+        } else {
+            w_.~wait_type();
+        }
+    }
 
     bool await_ready() noexcept {
         if (!h_.is_open()) {
@@ -282,8 +292,10 @@ public:
         const std::stop_token* ambient = detail::ambient_stop_of(h);
         if constexpr (completion) {
             if (loop_.port) {
-                c_.handle = h;
+                w_.~wait_type();  // never parked: the frame holds one waiter, not both
+                new (&c_) completion_type();
                 on_port_ = true;
+                c_.handle = h;
                 return submit(ambient);
             }
         }
@@ -386,9 +398,11 @@ private:
     std::stop_token token_;
     std::optional<result_type> r_;
     detail::io_loop loop_;
-    bool on_port_ = false;  // submitted to a completion backend rather than tried
-    wait_type w_;           // the readiness wait (readiness backends; generic ops on io_uring)
-    [[no_unique_address]] completion_type c_;  // the submitted operation (io_uring)
+    bool on_port_ = false;  // submitted to a completion backend rather than tried: c_ is live
+    union {
+        wait_type w_;          // the readiness wait (readiness backends; generic ops on io_uring)
+        completion_type c_;    // the submitted operation (io_uring)
+    };
 };
 
 template <class Op>
