@@ -131,7 +131,7 @@ corio::task<> run_pairs(std::vector<std::unique_ptr<corio::io_handle>>& ends, ta
 
 corio::task<> wait_all(tally& t, std::size_t tasks) {
     while (t.finished + t.failures < tasks) {
-        co_await corio::sleep_for(1ms);
+        (void)co_await corio::sleep_for(1ms);
     }
 }
 

@@ -87,7 +87,7 @@ task<> stop_all(std::vector<std::unique_ptr<std::stop_source>>& stops) {
 
 task<> wait_until(const counts& c, std::size_t echoed, std::size_t cancelled) {
     while (c.echoed + c.wrong < echoed || c.cancelled < cancelled) {
-        co_await corio::sleep_for(1ms);
+        (void)co_await corio::sleep_for(1ms);
     }
 }
 

@@ -128,7 +128,7 @@ corio::task<> run_all(corio::io_handle& busy, corio::io_handle& quiet, results& 
     corio::spawn(ping(quiet, end, r));
     co_await tick(start, end, r);
     while (clock_type::now() < end + 5ms) {  // let the others see the end
-        co_await corio::sleep_for(1ms);
+        (void)co_await corio::sleep_for(1ms);
     }
 }
 
