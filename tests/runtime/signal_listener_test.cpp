@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/marked_disposition.hpp"
+
 #include <corio/cancel.hpp>
 #include <corio/error.hpp>
 #include <corio/runtime.hpp>
@@ -32,39 +34,13 @@
 
 namespace {
 
+using corio_test::marked_disposition;
+
 using namespace std::chrono_literals;
 using corio::signal_listener;
 
 // The longest any single wait may take before the test calls it lost (sanitizer builds included).
 constexpr auto deadline = 10s;
-
-// Does nothing: a disposition the tests can recognise, which is harmless if a signal arrives.
-void marker_handler(int) {}
-
-// Installs marker_handler for `sig` while it lives, then restores what was there before.
-class marked_disposition {
-public:
-    explicit marked_disposition(int sig) : sig_(sig) {
-        struct sigaction sa {};
-        sa.sa_handler = marker_handler;
-        sigemptyset(&sa.sa_mask);
-        REQUIRE(::sigaction(sig_, &sa, &saved_) == 0);
-    }
-    marked_disposition(const marked_disposition&) = delete;
-    marked_disposition& operator=(const marked_disposition&) = delete;
-    ~marked_disposition() { ::sigaction(sig_, &saved_, nullptr); }
-
-    /// Whether the disposition of the signal is marker_handler right now.
-    bool in_place() const {
-        struct sigaction now {};
-        ::sigaction(sig_, nullptr, &now);
-        return now.sa_handler == marker_handler;
-    }
-
-private:
-    int sig_;
-    struct sigaction saved_ {};
-};
 
 // Runs `body` in a child process in which SIGUSR1 and SIGUSR2 take their default action
 // (terminate), as in a program that never touched them, and returns how the child ended:

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/marked_disposition.hpp"
+
 #include <corio/runtime.hpp>
 #include <corio/task.hpp>
 
@@ -17,33 +19,7 @@
 
 namespace {
 
-// Does nothing: a disposition the tests can recognise, which is harmless if a signal arrives.
-void marker_handler(int) {}
-
-// Installs marker_handler for `sig` while it lives, then restores what was there before.
-class marked_disposition {
-public:
-    explicit marked_disposition(int sig) : sig_(sig) {
-        struct sigaction sa {};
-        sa.sa_handler = marker_handler;
-        sigemptyset(&sa.sa_mask);
-        REQUIRE(::sigaction(sig_, &sa, &saved_) == 0);
-    }
-    marked_disposition(const marked_disposition&) = delete;
-    marked_disposition& operator=(const marked_disposition&) = delete;
-    ~marked_disposition() { ::sigaction(sig_, &saved_, nullptr); }
-
-    /// Whether the disposition of the signal is marker_handler right now.
-    bool in_place() const {
-        struct sigaction now {};
-        ::sigaction(sig_, nullptr, &now);
-        return now.sa_handler == marker_handler;
-    }
-
-private:
-    int sig_;
-    struct sigaction saved_ {};
-};
+using corio_test::marked_disposition;
 
 corio::task<void> raise_signal(int sig) {
     ::raise(sig);

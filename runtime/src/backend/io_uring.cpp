@@ -14,8 +14,6 @@
 #include <cstring>
 #include <string>
 
-#include <fcntl.h>
-#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
