@@ -25,6 +25,8 @@ public:
                 return "not a valid IP address or endpoint";
             case errc::closed:
                 return "handle was closed while the operation waited";
+            case errc::stale_descriptor:
+                return "descriptor was closed without corio and its number now names another file";
         }
         return "unknown corio error";
     }

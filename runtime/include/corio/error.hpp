@@ -16,6 +16,7 @@ enum class errc {
     unexpected_eof,        ///< the peer closed before a complete unit of data arrived
     invalid_address,       ///< text that is not an IP address or endpoint
     closed,                ///< the handle was closed while the operation waited
+    stale_descriptor,      ///< the descriptor was closed behind corio's back and its number reused
 };
 
 /// The category of corio::errc; message() names the condition in words.

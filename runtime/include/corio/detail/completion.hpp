@@ -67,6 +67,10 @@ public:
     virtual void abandon(completion& c) noexcept = 0;
     /// A descriptor with backend-side state (a multishot accept) is being closed.
     virtual void forget(int fd) noexcept = 0;
+    /// The OS has just handed `fd` to a new owner, so any state still naming it belongs to a
+    /// descriptor closed behind corio's back: its operations end with errc::stale_descriptor
+    /// and nothing it took (a multishot's data or connections) reaches the new owner.
+    virtual void evict(int fd) noexcept { (void)fd; }
     /// Arms a one-shot poll of `dir` on `fd`, owned by `w` (w.poll), for a readiness wait.
     /// Its result reaches w only through poll_ready(); never through a completion.
     virtual void poll(io_wait& w, int fd, interest dir) noexcept = 0;
