@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The per-thread loop: run ready coroutines, poll the reactor, fire timers.
 #include <corio/detail/scheduler.hpp>
+
 #include <corio/detail/io_loop.hpp>
 #include <corio/io_handle.hpp>
+
+#include "sigpipe_guard.hpp"
 
 #include <fmt/format.h>
 
@@ -227,6 +230,7 @@ std::optional<std::chrono::nanoseconds> scheduler::poll_timeout() {
 bool scheduler::run_loop(bool (*done)(void*), void* ctx) {
     reactor_->attach_thread();
     current_guard guard(this);
+    sigpipe_guard no_sigpipe;  // EPIPE instead, from every call the loop makes (see its header)
     for (;;) {
         drain_remote();
         run_ready_batch();

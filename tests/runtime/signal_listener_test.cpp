@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/child_process.hpp"
 #include "support/marked_disposition.hpp"
 
 #include <corio/cancel.hpp>
@@ -42,34 +43,11 @@ using corio::signal_listener;
 // The longest any single wait may take before the test calls it lost (sanitizer builds included).
 constexpr auto deadline = 10s;
 
-// Runs `body` in a child process in which SIGUSR1 and SIGUSR2 take their default action
-// (terminate), as in a program that never touched them, and returns how the child ended:
-// "exit 0" when `body` returned 0. The child has 30 s; then SIGALRM ends it.
+// Each child takes SIGUSR1 and SIGUSR2's default action (terminate), as a program that never
+// touched them.
 template <class Body>
 std::string run_in_child(Body body) {
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        ::signal(SIGUSR1, SIG_DFL);
-        ::signal(SIGUSR2, SIG_DFL);
-        ::alarm(30);
-        int code = 101;
-        try {
-            code = body();
-        } catch (...) {
-            code = 102;
-        }
-        ::_exit(code);  // not exit(): the parent's Catch2 state and buffers are not ours
-    }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
-        REQUIRE(errno == EINTR);
-    }
-    if (WIFSIGNALED(status)) {
-        return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
-               ::strsignal(WTERMSIG(status)) + ")";
-    }
-    return "exit " + std::to_string(WEXITSTATUS(status));
+    return corio_test::run_in_child(body, {SIGUSR1, SIGUSR2});
 }
 
 corio::task<void> raise_signal(int sig) {

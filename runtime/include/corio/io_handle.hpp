@@ -76,10 +76,12 @@ public:
     /// read(2) for any descriptor (pipes, eventfd): at least one byte, 0 at end of file.
     /// Errors as recv.
     io_operation<detail::read_op> read(std::span<std::byte> buf, std::stop_token token = {});
-    /// Sends at least one byte (no SIGPIPE: EPIPE instead). Errors as recv.
+    /// Sends at least one byte. Errors as recv; EPIPE when the reader is gone (never SIGPIPE:
+    /// no operation raises it, see docs/design.md "SIGPIPE").
     io_operation<detail::send_op> send(std::span<const std::byte> buf, std::stop_token token = {});
     /// Gathers the buffers into one send; returns the bytes sent (maybe fewer than all: at most
-    /// IOV_MAX buffers go in one call, on every backend). Errors as send.
+    /// IOV_MAX buffers go in one call, on every backend). Errors as send, on pipes too (EPIPE,
+    /// never SIGPIPE).
     io_operation<detail::writev_op> writev(std::span<const const_buffer> bufs,
                                            std::stop_token token = {});
     /// Accepts one connection on a listening socket: a non-blocking, close-on-exec descriptor

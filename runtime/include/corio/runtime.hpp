@@ -58,7 +58,8 @@ inline root_task drive(std::coroutine_handle<> child, promise_base& p) {
 }  // namespace detail
 
 /// A single-threaded coroutine runtime: one loop over one reactor backend and a timer queue.
-/// Not thread-safe except stop(); tasks run on the thread that calls block_on()/run().
+/// Not thread-safe except stop(); tasks run on the thread that calls block_on()/run(), which
+/// blocks SIGPIPE meanwhile (writes give EPIPE instead; docs/design.md "SIGPIPE").
 class runtime {
 public:
     /// Builds a runtime. Errors: errc::backend_unavailable for an unknown backend name, or the
