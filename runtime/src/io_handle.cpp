@@ -35,6 +35,7 @@ void io_handle::take(io_handle& o) {
     registered_ = std::exchange(o.registered_, interest::none);
     backend_state_ = std::exchange(o.backend_state_, false);
     last_done_ = std::exchange(o.last_done_, 0);
+    stale_ = std::exchange(o.stale_, false);
     ready_ = std::exchange(o.ready_, readiness::readable | readiness::writable);
     if (token_.valid()) {
         sched_->io().set_context(token_, this);

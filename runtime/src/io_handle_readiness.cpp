@@ -93,8 +93,35 @@ void io_handle::finish(detail::io_wait*& slot) noexcept {
     sched_->schedule(w->handle);
 }
 
+void io_handle::claim() noexcept {
+    if (auto* s = detail::scheduler::current(); s && fd_ >= 0) {
+        s->io().claim(fd_);
+    }
+}
+
+void io_handle::orphan() noexcept {
+    const auto stale = make_error_code(errc::stale_descriptor);
+    token_ = {};  // the reactor has removed the registration already
+    registered_ = interest::none;
+    // Submitted operations (io_uring) hold the old file, never the new one: they are cancelled
+    // and resume with the same error (or with what the old file gave them meanwhile).
+    for (detail::waiter* w : {static_cast<detail::waiter*>(reader_), static_cast<detail::waiter*>(writer_),
+                              static_cast<detail::waiter*>(reading_), static_cast<detail::waiter*>(writing_)}) {
+        if (w) {
+            sched_->wake_waiter(*w, stale);
+        }
+    }
+    backend_state_ = false;  // completion_port::evict drops the port's state for the number
+    fd_ = -1;
+    stale_ = true;
+}
+
 void io_handle::on_event(void* self_ptr, readiness r) noexcept {
     auto* self = static_cast<io_handle*>(self_ptr);
+    if (r.is_stale()) {
+        self->orphan();
+        return;
+    }
     self->ready_ |= r.bits & (readiness::readable | readiness::writable | readiness::hangup);
     const bool had_reader = self->reader_ != nullptr;
     const bool had_writer = self->writer_ != nullptr;

@@ -40,7 +40,28 @@ reactor::slot* reactor::find(token t) noexcept {
     return s.generation == t.generation && (s.generation & 1) ? &s : nullptr;
 }
 
+void reactor::evict(int fd) noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= by_fd_.size() || by_fd_[fd] == 0) {
+        return;
+    }
+    const std::uint32_t index = by_fd_[fd] - 1;
+    const slot s = slots_[index];
+    // The backend forgets the old registration: by its token on io_uring; by number on poll and
+    // select, where it is the old one's entry; on epoll and kqueue the close already dropped it
+    // (removing by number finds the new file unwatched and fails, which is ignored).
+    (void)remove(token{index, s.generation});
+    s.cb(s.context, readiness{readiness::stale | readiness::error});
+}
+
+void reactor::claim(int fd) noexcept {
+    evict(fd);
+    if (completions_) {
+        completions_->evict(fd);
+    }
+}
+
 result<token> reactor::add(int fd, interest want, callback cb, void* context) {
+    evict(fd);
     std::uint32_t index;
     if (free_head_ != no_slot) {
         index = free_head_;
@@ -63,6 +84,12 @@ result<token> reactor::add(int fd, interest want, callback cb, void* context) {
     s.cb = cb;
     s.context = context;
     ++live_;
+    if (fd >= 0) {
+        if (static_cast<std::size_t>(fd) >= by_fd_.size()) {
+            by_fd_.resize(static_cast<std::size_t>(fd) + 1);
+        }
+        by_fd_[fd] = index + 1;
+    }
     return t;
 }
 
@@ -93,6 +120,9 @@ result<void> reactor::remove(token t) {
         return std::errc::invalid_argument;
     }
     auto r = backend_->remove(s->fd);
+    if (s->fd >= 0 && by_fd_[s->fd] == t.slot + 1) {
+        by_fd_[s->fd] = 0;
+    }
     s->generation += 1;  // odd -> even: later events in this batch are dropped
     s->fd = -1;
     s->cb = nullptr;

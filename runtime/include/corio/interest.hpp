@@ -28,6 +28,9 @@ struct readiness {
     static constexpr std::uint8_t writable = 2;
     static constexpr std::uint8_t hangup = 4;  ///< peer closed (EPOLLHUP/EPOLLRDHUP, EV_EOF)
     static constexpr std::uint8_t error = 8;   ///< the descriptor has a pending error
+    /// The registration is gone: its descriptor was closed without reactor::remove() and the
+    /// number now names another file (reported once, by reactor::add or claim, with error).
+    static constexpr std::uint8_t stale = 16;
 
     std::uint8_t bits = 0;
 
@@ -35,6 +38,7 @@ struct readiness {
     constexpr bool is_writable() const noexcept { return bits & writable; }
     constexpr bool is_hangup() const noexcept { return bits & hangup; }
     constexpr bool is_error() const noexcept { return bits & error; }
+    constexpr bool is_stale() const noexcept { return bits & stale; }
     constexpr bool any(interest i) const noexcept {
         return (bits & static_cast<std::uint8_t>(i)) != 0;
     }

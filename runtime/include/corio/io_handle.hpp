@@ -37,8 +37,11 @@ class io_operation;
 class io_handle {
 public:
     io_handle() noexcept = default;
-    /// Takes ownership of `fd`, which must already be non-blocking.
-    explicit io_handle(int fd) noexcept : fd_(fd) {}
+    /// Takes ownership of `fd`, which must already be non-blocking. Made inside a running
+    /// runtime, it also claims the number there: a handle still parked on a descriptor of that
+    /// number (closed behind corio's back) resumes with errc::stale_descriptor, and every later
+    /// operation on that handle fails the same way, so it never reads this one's data.
+    explicit io_handle(int fd) noexcept : fd_(fd) { claim(); }
     /// Moving a handle that has an operation parked on it throws usage_error (the operation
     /// refers to this handle); move it only between operations.
     io_handle(io_handle&& o) { take(o); }
@@ -49,6 +52,8 @@ public:
     ~io_handle() { (void)close(); }
 
     int fd() const noexcept { return fd_; }
+    /// False once closed or released, and once found stale (its number reused: fd() is -1
+    /// then, and close() does nothing, as the number is no longer this handle's).
     bool is_open() const noexcept { return fd_ >= 0; }
 
     /// Closes the descriptor. A parked reader or writer resumes with errc::closed.
@@ -118,6 +123,9 @@ private:
     static void on_event(void* self, readiness r) noexcept;
     void finish(detail::io_wait*& slot) noexcept;
     void drop_unwanted(readiness r, bool had_reader, bool had_writer) noexcept;
+    // The number fd_ was reused behind corio's back (reactor::claim): let go of it for good.
+    void orphan() noexcept;
+    void claim() noexcept;
 
     // Completion (io_handle_completion.cpp): occupies `dir`'s slot while `c` is submitted.
     result<void> park(detail::completion& c, interest dir, detail::scheduler& s,
@@ -150,6 +158,7 @@ private:
     std::uint8_t ready_ = readiness::readable | readiness::writable;
     bool backend_state_ = false;  // the completion backend keeps state for fd_ (multishot)
     std::uint8_t last_done_ = 0;  // completion backend: the direction of the last op finished
+    bool stale_ = false;          // orphan()ed: operations fail with errc::stale_descriptor
     // A direction is held by a readiness wait or by a submitted operation, never both.
     detail::io_wait* reader_ = nullptr;
     detail::io_wait* writer_ = nullptr;
@@ -181,7 +190,7 @@ public:
 
     bool await_ready() noexcept {
         if (!h_.is_open()) {
-            r_.emplace(errc::closed);
+            r_.emplace(h_.stale_ ? errc::stale_descriptor : errc::closed);
             return true;
         }
         loop_ = detail::current_io_loop();
@@ -219,7 +228,11 @@ public:
         w_.handle = h;
         w_.self = this;
         if (auto p = h_.park(w_, dir_, *loop_.sched); !p) {
-            r_.emplace(p.error());
+            // It cannot wait (select: a descriptor >= FD_SETSIZE). One try instead, so what
+            // needs no wait still works even after EAGAIN or the budget skipped the first.
+            if (!try_once()) {
+                r_.emplace(p.error());
+            }
             return false;
         }
         if (!w_.watch_stop(token_, ambient)) {

@@ -55,9 +55,16 @@ public:
     reactor(const reactor&) = delete;
     reactor& operator=(const reactor&) = delete;
 
-    /// Starts watching `fd`. Errors: the backend's (EBADF, EEXIST, EPERM for regular files,
-    /// errc::fd_set_overflow on select). The fd must stay open until remove().
+    /// Starts watching `fd`. Errors: the backend's (EBADF, EPERM for regular files,
+    /// errc::fd_set_overflow on select). The fd must stay open until remove(): if a live
+    /// registration still names `fd`, its descriptor was closed behind the reactor's back and
+    /// the number reused, so that one is dropped first (see claim()).
     result<token> add(int fd, interest want, callback cb, void* context);
+    /// The OS has just handed out `fd` (a new socket, an accepted connection): a registration
+    /// still naming it is stale. Its callback gets readiness::stale|error once, and it is
+    /// removed; a completion backend drops what it keeps for `fd` (completion_port::evict).
+    /// Never touches the new file. A no-op when nothing names `fd`.
+    void claim(int fd) noexcept;
     /// Replaces the watched directions; a no-op when unchanged. Errors: EINVAL for a stale token.
     result<void> modify(token t, interest want);
     /// Points an existing registration's callback at a new context (after a move).
@@ -106,11 +113,15 @@ private:
     };
     explicit reactor(std::unique_ptr<detail::backend> b);
     slot* find(token t) noexcept;
+    void evict(int fd) noexcept;
 
     std::unique_ptr<detail::backend> backend_;
     bool edge_triggered_;  // cached: io_handle asks on every event
     detail::completion_port* completions_;  // cached likewise, per operation
     std::vector<slot> slots_;
+    // Per descriptor number, 1 + the slot of the live registration naming it (0: none), so
+    // a number reused behind the reactor's back is noticed.
+    std::vector<std::uint32_t> by_fd_;
     std::uint32_t free_head_ = no_slot;
     std::size_t live_ = 0;
     std::unique_ptr<detail::ready_event[]> events_;
