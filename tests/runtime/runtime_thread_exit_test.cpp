@@ -30,7 +30,8 @@
 #endif
 #endif
 #ifdef CORIO_TEST_ASAN
-#include <sanitizer/allocator_interface.h>
+// From the sanitizer runtime (<sanitizer/allocator_interface.h>, which g++ 12 does not ship).
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 namespace {
