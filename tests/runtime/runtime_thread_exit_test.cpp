@@ -136,9 +136,11 @@ TEST_CASE("a thread_local runtime gives back all its memory at every thread exit
     const std::ptrdiff_t growth =
         static_cast<std::ptrdiff_t>(after) - static_cast<std::ptrdiff_t>(before);
     INFO("heap in use grew by " << growth << " bytes over " << threads << " thread exits");
-    // A leaked pooled buffer alone is 16 KiB: a bound below one thread's worth of leftovers,
-    // with room for what malloc itself keeps.
-    CHECK(growth < 8 * 1024);
+    // Before the fix each exit leaked at least a 16 KiB pooled buffer (1.6 MiB here; io_uring's
+    // ring, ~16 MiB an exit). The bound, 655 bytes an exit, leaves room only for noise: the
+    // kqueue emulation (libkqueue) frees a closed kqueue's state from its own monitor thread, so
+    // a few may still be pending when this measures (up to ~11 KiB seen).
+    CHECK(growth < 64 * 1024);
 }
 
 }  // namespace
