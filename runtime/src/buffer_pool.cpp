@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The per-thread free list behind pooled_buffer.
+// The per-thread free list behind pooled_buffer; returned to the heap when the thread exits, and
+// buffers given back after that (by later thread_local destructors) go straight to the heap.
 #include <corio/buffer_pool.hpp>
 
 #include <new>
@@ -13,18 +14,30 @@ constexpr std::size_t max_pooled = 1024;
 struct free_buffer {
     free_buffer* next;
 };
+
+// Trivially destructible and constinit, so it stays usable while thread_local destructors run:
+// a thread_local runtime is built before the pool's cleanup below and so destroyed after it,
+// and the buffers it gives back then (its ring's, its tasks') must not land in a dead list.
 struct pool {
-    free_buffer* head = nullptr;
-    std::size_t count = 0;
-    ~pool() {
-        while (head) {
-            free_buffer* b = head;
-            head = b->next;
-            ::operator delete(b, std::align_val_t{64});
+    free_buffer* head;
+    std::size_t count;
+    bool cleanup_registered;
+    bool dead;
+};
+constinit thread_local pool buffers{};
+
+void release(void* p) noexcept { ::operator delete(p, std::align_val_t{64}); }
+
+struct pool_cleanup {
+    ~pool_cleanup() {
+        buffers.dead = true;
+        while (free_buffer* b = buffers.head) {
+            buffers.head = b->next;
+            release(b);
         }
+        buffers.count = 0;
     }
 };
-thread_local pool buffers;
 
 }  // namespace
 
@@ -38,14 +51,19 @@ std::byte* pool_take() {
 }
 
 void pool_give(std::byte* p) noexcept {
-    if (buffers.count < max_pooled) {
+    if (buffers.count < max_pooled && !buffers.dead) {
+        if (!buffers.cleanup_registered) {
+            buffers.cleanup_registered = true;
+            static thread_local pool_cleanup cleanup;
+            (void)cleanup;
+        }
         auto* b = reinterpret_cast<free_buffer*>(p);
         b->next = buffers.head;
         buffers.head = b;
         ++buffers.count;
         return;
     }
-    ::operator delete(p, std::align_val_t{64});
+    release(p);
 }
 
 }  // namespace corio::detail

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Size-class free lists per thread; the lists are returned to the heap when the thread exits.
+// Size-class free lists per thread; the lists are returned to the heap when the thread exits,
+// and frames freed after that (by later thread_local destructors) go straight to the heap.
 #include <corio/detail/frame_allocator.hpp>
 
 #include <array>
@@ -34,17 +35,25 @@ struct free_block {
     free_block* next;
 };
 
-// constinit and trivially destructible, so access needs no TLS guard on the hot path; the
-// cleanup object below is touched only when the first block is cached.
+// What a thread's cache is doing. A thread_local runtime, or any frame owner destroyed at thread
+// exit, may free frames after the cleanup below has run (thread_local destructors run in reverse
+// order of construction, and the cleanup is built after the runtime): those must go to the heap,
+// not to lists nobody will free again.
+enum class cache_state : unsigned char { unused, live, dead };
+
+// constinit and trivially destructible, so access needs no TLS guard on the hot path, and it
+// stays usable while other thread_local destructors run; the cleanup object below is touched
+// only when the first block is cached.
 struct frame_cache {
     std::array<free_block*, class_count> heads;
     std::array<std::size_t, class_count> counts;
-    bool cleanup_registered;
+    cache_state state;
 };
 constinit thread_local frame_cache cache{};
 
 struct frame_cache_cleanup {
     ~frame_cache_cleanup() {
+        cache.state = cache_state::dead;
         for (std::size_t c = 0; c < class_count; ++c) {
             while (free_block* b = cache.heads[c]) {
                 cache.heads[c] = b->next;
@@ -77,9 +86,10 @@ void* frame_allocate(std::size_t size) {
 void frame_deallocate(void* p, std::size_t size) noexcept {
     if (CORIO_FRAME_CACHE) {
         const std::size_t c = size_class(size);
-        if (c < class_count && cache.counts[c] < max_cached_per_class) {
-            if (!cache.cleanup_registered) {
-                cache.cleanup_registered = true;
+        if (c < class_count && cache.counts[c] < max_cached_per_class &&
+            cache.state != cache_state::dead) {
+            if (cache.state == cache_state::unused) {
+                cache.state = cache_state::live;
                 static thread_local frame_cache_cleanup cleanup;
                 (void)cleanup;
             }

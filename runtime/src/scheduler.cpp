@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <stdexcept>
 #include <system_error>
@@ -216,15 +218,23 @@ std::optional<std::chrono::nanoseconds> scheduler::poll_timeout() {
     if (!next) {
         return std::nullopt;
     }
-    const auto left = *next - now();
-    if (left <= clock_type::duration::zero()) {
+    // Compared before subtracting: a deadline near time_point::min() minus now overflows, and
+    // the wrapped difference would be a wait of centuries for a timer already due.
+    const clock_type::time_point t = now();
+    if (*next <= t) {
         return std::chrono::nanoseconds(0);
     }
     // A manual clock moves only when advance() wakes us, so wait for that, not for real time.
     if (clock_) {
         return std::nullopt;
     }
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(left);
+    // Both are steady_clock readings and next > t, so the difference fits in a uint64_t.
+    const std::uint64_t left = static_cast<std::uint64_t>(next->time_since_epoch().count()) -
+                               static_cast<std::uint64_t>(t.time_since_epoch().count());
+    // The loop wakes at least this often, then computes the rest: a far-future deadline
+    // (time_point::max()) never asks a backend for a wait its own conversions could overflow.
+    const auto cap = static_cast<std::uint64_t>(std::chrono::nanoseconds(max_poll_wait).count());
+    return std::chrono::nanoseconds(static_cast<std::int64_t>(std::min(left, cap)));
 }
 
 bool scheduler::run_loop(bool (*done)(void*), void* ctx) {
@@ -255,7 +265,15 @@ namespace corio {
 
 void manual_clock::advance(clock_type::duration d) noexcept {
     if (d > clock_type::duration::zero()) {
-        now_ns_.fetch_add(d.count(), std::memory_order_acq_rel);
+        // Saturates at time_point::max() (deadline_after): a plain fetch_add would wrap into
+        // the past, and time never goes back.
+        auto cur = now_ns_.load(std::memory_order_acquire);
+        const auto after = [d](clock_type::rep ns) {
+            const clock_type::time_point from{clock_type::duration(ns)};
+            return detail::deadline_after(from, d).time_since_epoch().count();
+        };
+        while (!now_ns_.compare_exchange_weak(cur, after(cur), std::memory_order_acq_rel)) {
+        }
     }
     if (auto* s = attached_.load(std::memory_order_acquire)) {
         s->wake();

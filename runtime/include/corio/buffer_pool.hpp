@@ -16,7 +16,8 @@ void pool_give(std::byte* p) noexcept;
 }  // namespace detail
 
 /// A buffer from this thread's pool holding `size()` received bytes; goes back on destruction.
-/// Move-only. May be destroyed on any thread (it then joins that thread's pool).
+/// Move-only. May be destroyed on any thread (it then joins that thread's pool), also while the
+/// thread exits: once the pool was freed, it goes straight to the heap.
 class pooled_buffer {
 public:
     pooled_buffer() noexcept = default;

@@ -85,7 +85,9 @@ using timeout_result_t = std::conditional_t<detail::is_result<T>::value, T, resu
 /// std::errc::timed_out. A result<U> that `t` completed with a value is returned even if the
 /// deadline passed meanwhile, so received data is never dropped; for other T the value is
 /// discarded once the deadline fired. Cancelling the caller cancels `t` too. Exceptions from
-/// `t` propagate. Throws usage_error outside a runtime.
+/// `t` propagate. A d <= 0, down to duration::min(), stops `t` at the loop's next turn (a `t` that
+/// finishes without waiting still returns its value); duration::max() never stops it. Throws
+/// usage_error outside a runtime.
 template <class T>
 task<timeout_result_t<T>> with_timeout(clock_type::duration d, task<T> t) {
     auto* s = detail::scheduler::current();

@@ -43,8 +43,9 @@ public:
     clock_type::time_point now() const noexcept {
         return clock_type::time_point(clock_type::duration(now_ns_.load(std::memory_order_acquire)));
     }
-    /// Moves time forward by d (negative d is ignored) and wakes the attached runtime, whose
-    /// loop then fires every timer now due, in deadline order.
+    /// Moves time forward by d (negative d is ignored), stopping at time_point::max() rather
+    /// than wrapping, and wakes the attached runtime, whose loop then fires every timer now due,
+    /// in deadline order.
     void advance(clock_type::duration d) noexcept;
     /// Moves time forward to t (no-op if t is in the past).
     void set(clock_type::time_point t) noexcept;

@@ -69,7 +69,9 @@ public:
     explicit runtime(runtime_options options = {});
     runtime(runtime&&) noexcept;
     runtime& operator=(runtime&&) noexcept;
-    /// Destroys every spawned task still suspended (their frames and what they own).
+    /// Destroys every spawned task still suspended (their frames and what they own). Frees all
+    /// it holds also as a thread_local destroyed at thread exit, after the thread's frame and
+    /// buffer caches.
     ~runtime();
 
     /// Runs the loop until `t` finishes and returns its value, or rethrows its exception.

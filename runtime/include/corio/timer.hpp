@@ -60,12 +60,15 @@ private:
 
 /// Suspends until `delay` has passed on the runtime's clock. Returns success, or
 /// std::errc::operation_canceled if `token` (or the task's ambient token) is stopped first.
-/// A delay <= 0 still waits for the next turn of the loop. Throws usage_error outside a runtime.
+/// A delay <= 0, down to duration::min(), still waits for the next turn of the loop, and no
+/// longer; duration::max() (any delay past time_point::max()) saturates there and never fires.
+/// Throws usage_error outside a runtime.
 inline sleep_awaitable sleep_for(clock_type::duration delay, std::stop_token token = {}) {
     return {delay, std::move(token)};
 }
 
-/// As sleep_for, until `deadline`.
+/// As sleep_for, until `deadline`: one at or before now (time_point::min() too) resumes at the
+/// next turn of the loop, time_point::max() never.
 inline sleep_awaitable sleep_until(clock_type::time_point deadline, std::stop_token token = {}) {
     return {deadline, std::move(token)};
 }

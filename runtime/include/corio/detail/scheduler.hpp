@@ -10,12 +10,14 @@
 #include <corio/reactor.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <coroutine>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -86,6 +88,10 @@ public:
     /// How many operations a task may finish without suspending each time it is resumed from
     /// the run queue (tokio's figure): past it, the next one waits for a poll of the loop.
     static constexpr std::uint32_t budget_per_turn = 128;
+    /// The longest the loop blocks in one reactor wait for a timer (about 24.8 days, INT32_MAX
+    /// ms: what fits every backend's conversion, as in mio); a later deadline is reached by
+    /// waiting again. Deadlines at time_point::max() thus never overflow a wait.
+    static constexpr std::chrono::milliseconds max_poll_wait{0x7fff'ffff};
     std::uint32_t& budget() noexcept { return budget_; }
 
 private:
