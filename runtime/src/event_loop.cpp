@@ -19,9 +19,11 @@ struct event_loop::impl {
 
     std::unique_ptr<reactor> r;
     std::unordered_map<int, std::unique_ptr<entry>> entries;
-    // Removed entries whose callback may be running right now; freed after the dispatch.
+    // Removed during a dispatch, when their callback may be the one running; freed after it.
     std::vector<std::unique_ptr<entry>> retired;
-    std::atomic<bool> stopping{false};
+    bool dispatching = false;
+    // A stop() request not yet used up by a run(): set by stop(), taken by the run() it ends.
+    std::atomic<bool> stop_requested{false};
 
     static void dispatch(void* ctx, readiness events) noexcept {
         auto* e = static_cast<entry*>(ctx);
@@ -82,20 +84,30 @@ result<void> event_loop::remove(int fd) {
         return std::errc::no_such_file_or_directory;
     }
     auto r = impl_->r->remove(it->second->tok);
-    impl_->retired.push_back(std::move(it->second));
+    std::unique_ptr<impl::entry> gone = std::move(it->second);
     impl_->entries.erase(it);
+    if (impl_->dispatching) {
+        impl_->retired.push_back(std::move(gone));
+    }
+    // Otherwise freed here, after the map no longer has it: its captures' destructors may
+    // call back into the loop.
     return r;
 }
 
 result<std::size_t> event_loop::run_once(std::optional<std::chrono::nanoseconds> timeout) {
+    const bool outer = impl_->dispatching;  // a handler may call run_once() itself
+    impl_->dispatching = true;
     auto n = impl_->r->poll(timeout);
-    impl_->retired.clear();
+    impl_->dispatching = outer;
+    if (!outer) {
+        impl_->retired.clear();
+    }
     return n;
 }
 
 result<void> event_loop::run() {
-    impl_->stopping.store(false, std::memory_order_relaxed);
-    while (!impl_->stopping.load(std::memory_order_acquire)) {
+    // exchange, not a reset then a test: a stop() that came before this run() is not lost.
+    while (!impl_->stop_requested.exchange(false, std::memory_order_acq_rel)) {
         if (auto n = run_once(std::nullopt); !n) {
             return n.error();
         }
@@ -104,7 +116,7 @@ result<void> event_loop::run() {
 }
 
 void event_loop::stop() noexcept {
-    impl_->stopping.store(true, std::memory_order_release);
+    impl_->stop_requested.store(true, std::memory_order_release);
     impl_->r->wake();
 }
 

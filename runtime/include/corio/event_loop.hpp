@@ -32,14 +32,22 @@ public:
     result<void> add(int fd, interest want, handler h);
     /// Changes what `fd` is watched for. Errors: ENOENT if it is not added; the backend's.
     result<void> modify(int fd, interest want);
-    /// Stops watching `fd`; call it before closing fd. Errors: ENOENT if it is not added.
+    /// Stops watching `fd`; call it before closing fd. The handler is destroyed at once, or,
+    /// when called from a handler, once the current dispatch ends (it may be the running one).
+    /// Errors: ENOENT if it is not added.
     result<void> remove(int fd);
 
     /// Dispatches events until stop(). Errors: the backend's wait error.
     result<void> run();
     /// Waits at most `timeout` (nullopt: no limit) once and dispatches; returns the count.
+    /// It neither honours nor uses up a stop() request.
     result<std::size_t> run_once(std::optional<std::chrono::nanoseconds> timeout);
-    /// Makes run() return after the current dispatch. Thread-safe.
+    /// Makes run() return after the current dispatch. Thread-safe. A request is never lost:
+    /// made while no run() is running (before the first, between two, from a handler called
+    /// by run_once()), it makes the next run() return at once. The run() it ends uses it up,
+    /// so run() may be called again and runs until the next stop(); several requests before
+    /// one run() count as one. (Like a permit, as tokio's Notify; unlike asio's io_context,
+    /// no restart() is needed.)
     void stop() noexcept;
 
     std::string_view backend_name() const noexcept;
