@@ -13,6 +13,7 @@ namespace corio {
 struct event_loop::impl {
     struct entry {
         int fd;
+        interest want;
         token tok;
         handler fn;
     };
@@ -27,6 +28,14 @@ struct event_loop::impl {
 
     static void dispatch(void* ctx, readiness events) noexcept {
         auto* e = static_cast<entry*>(ctx);
+        // Hang-up and error come with both directions (readiness_from_poll, EPOLLHUP): keep
+        // only the watched ones, so a handler sees the same bits on every backend. An event
+        // fetched before an earlier handler of the batch changed the interest may keep none.
+        const auto watched = static_cast<std::uint8_t>(e->want);
+        if ((events.bits & watched) == 0) {
+            return;
+        }
+        events.bits &= static_cast<std::uint8_t>(watched | readiness::hangup | readiness::error);
         e->fn(e->fd, events);  // an exception here terminates: documented on handler
     }
 };
@@ -60,8 +69,9 @@ result<void> event_loop::add(int fd, interest want, handler h) {
     if (impl_->entries.contains(fd)) {
         return std::errc::file_exists;
     }
-    auto e = std::make_unique<impl::entry>(impl::entry{fd, {}, std::move(h)});
-    auto t = impl_->r->add(fd, want, &impl::dispatch, e.get());
+    auto e = std::make_unique<impl::entry>(impl::entry{fd, want, {}, std::move(h)});
+    // Level-triggered on every backend, as event_loop.hpp promises: a handler may read part.
+    auto t = impl_->r->add(fd, want, &impl::dispatch, e.get(), trigger::level);
     if (!t) {
         return t.error();
     }
@@ -75,7 +85,11 @@ result<void> event_loop::modify(int fd, interest want) {
     if (it == impl_->entries.end()) {
         return std::errc::no_such_file_or_directory;
     }
-    return impl_->r->modify(it->second->tok, want);
+    if (auto r = impl_->r->modify(it->second->tok, want); !r) {
+        return r;
+    }
+    it->second->want = want;
+    return {};
 }
 
 result<void> event_loop::remove(int fd) {

@@ -15,6 +15,16 @@ namespace corio {
 
 /// A callback event loop (add a descriptor with a callback, run, stop) on any backend.
 /// Single-threaded: only stop() may be called from another thread.
+///
+/// Every backend reports the same events (level-triggered, as epoll and poll(2) do, also on
+/// epoll-et, kqueue and io_uring): a handler is called on each wait while its descriptor is
+/// ready for a watched direction, so one that reads only part of what is queued is called
+/// again. What a handler is told:
+/// - only the watched directions: readable with interest::read, writable with interest::write;
+/// - with interest::none, nothing at all, not even a hang-up or an error;
+/// - a peer's close (or shutdown of its writing side) is readable to a reader (recv returns 0)
+///   and writable to a writer (send fails with EPIPE), with readiness::hangup added on every
+///   backend but select, which cannot tell; readiness::error likewise where the kernel says.
 class event_loop {
 public:
     /// Called with the descriptor and what was reported. It may add, modify or remove any
