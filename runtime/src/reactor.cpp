@@ -60,7 +60,7 @@ void reactor::claim(int fd) noexcept {
     }
 }
 
-result<token> reactor::add(int fd, interest want, callback cb, void* context) {
+result<token> reactor::add(int fd, interest want, callback cb, void* context, trigger mode) {
     evict(fd);
     std::uint32_t index;
     if (free_head_ != no_slot) {
@@ -73,7 +73,7 @@ result<token> reactor::add(int fd, interest want, callback cb, void* context) {
     slot& s = slots_[index];
     s.generation += 1;  // even (free) -> odd (live)
     const token t{index, s.generation};
-    if (auto r = backend_->add(fd, want, t.pack()); !r) {
+    if (auto r = backend_->add(fd, want, t.pack(), mode); !r) {
         s.generation += 1;
         s.next_free = free_head_;
         free_head_ = index;
@@ -81,6 +81,7 @@ result<token> reactor::add(int fd, interest want, callback cb, void* context) {
     }
     s.fd = fd;
     s.want = want;
+    s.mode = mode;
     s.cb = cb;
     s.context = context;
     ++live_;
@@ -101,7 +102,7 @@ result<void> reactor::modify(token t, interest want) {
     if (s->want == want) {
         return {};
     }
-    if (auto r = backend_->modify(s->fd, want, t.pack()); !r) {
+    if (auto r = backend_->modify(s->fd, want, t.pack(), s->mode); !r) {
         return r;
     }
     s->want = want;

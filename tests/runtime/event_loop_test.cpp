@@ -7,6 +7,7 @@
 #include <corio/backend.hpp>
 #include <corio/error.hpp>
 
+#include "support/event_loop_util.hpp"
 #include "support/socket_pair.hpp"
 
 #include <chrono>
@@ -19,13 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A loop on the backend under test (CORIO_BACKEND), or the test stops here.
-corio::event_loop open_loop() {
-    auto loop = corio::event_loop::open();
-    REQUIRE(loop);
-    return std::move(*loop);
-}
-
 struct call {
     int fd;
     bool readable;
@@ -33,7 +27,7 @@ struct call {
 };
 
 TEST_CASE("event_loop opens on the default backend") {
-    corio::event_loop loop = open_loop();
+    corio::event_loop loop = corio_test::open_event_loop();
     CHECK(loop.backend_name() == corio::default_backend_name());
     CHECK(loop.size() == 0);
 }
@@ -45,7 +39,7 @@ TEST_CASE("event_loop::open with an unknown backend reports errc::backend_unavai
 }
 
 TEST_CASE("a callback runs with its descriptor once the socket is readable") {
-    corio::event_loop loop = open_loop();
+    corio::event_loop loop = corio_test::open_event_loop();
     corio_test::socket_pair pair;
     std::vector<call> calls;
     REQUIRE(loop.add(pair.fd(0), corio::interest::read, [&](int fd, corio::readiness r) {
@@ -69,7 +63,7 @@ TEST_CASE("a callback runs with its descriptor once the socket is readable") {
 }
 
 TEST_CASE("stop() from a callback makes run() return once that batch is dispatched") {
-    corio::event_loop loop = open_loop();
+    corio::event_loop loop = corio_test::open_event_loop();
     corio_test::socket_pair first;
     corio_test::socket_pair second;
     std::vector<int> calls;
@@ -92,7 +86,7 @@ TEST_CASE("stop() from a callback makes run() return once that batch is dispatch
 }
 
 TEST_CASE("removing its own descriptor inside a callback is safe") {
-    corio::event_loop loop = open_loop();
+    corio::event_loop loop = corio_test::open_event_loop();
     corio_test::socket_pair pair;
     int calls = 0;
     std::string seen;
@@ -119,7 +113,7 @@ TEST_CASE("removing its own descriptor inside a callback is safe") {
 }
 
 TEST_CASE("a descriptor removed by an earlier callback of the same batch gets no callback") {
-    corio::event_loop loop = open_loop();
+    corio::event_loop loop = corio_test::open_event_loop();
     corio_test::socket_pair first;
     corio_test::socket_pair second;
     int calls = 0;
@@ -143,7 +137,7 @@ TEST_CASE("a descriptor removed by an earlier callback of the same batch gets no
 }
 
 TEST_CASE("modify() changes what a descriptor is watched for") {
-    corio::event_loop loop = open_loop();
+    corio::event_loop loop = corio_test::open_event_loop();
     corio_test::socket_pair pair;
     std::vector<call> calls;
     REQUIRE(loop.add(pair.fd(0), corio::interest::read, [&](int fd, corio::readiness r) {
@@ -163,7 +157,7 @@ TEST_CASE("modify() changes what a descriptor is watched for") {
 }
 
 TEST_CASE("a callback may add another descriptor, which then gets its own callbacks") {
-    corio::event_loop loop = open_loop();
+    corio::event_loop loop = corio_test::open_event_loop();
     corio_test::socket_pair first;
     corio_test::socket_pair second;
     std::vector<int> calls;
@@ -183,7 +177,7 @@ TEST_CASE("a callback may add another descriptor, which then gets its own callba
 }
 
 TEST_CASE("event_loop reports EEXIST, ENOENT and EINVAL for misuse") {
-    corio::event_loop loop = open_loop();
+    corio::event_loop loop = corio_test::open_event_loop();
     corio_test::socket_pair pair;
     const auto ignore = [](int, corio::readiness) {};
     REQUIRE(loop.add(pair.fd(0), corio::interest::read, ignore));

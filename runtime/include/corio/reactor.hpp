@@ -39,6 +39,17 @@ struct reactor_options {
     std::uint32_t io_uring_entries = 0;
 };
 
+/// How a registration is reported (see reactor::add).
+enum class trigger : std::uint8_t {
+    /// The backend's own mode, fastest for callers that drain to EAGAIN (io_handle): edge-
+    /// triggered on epoll-et and kqueue, level-triggered elsewhere; with interest::none a
+    /// hang-up or error may still be reported (epoll, poll).
+    native,
+    /// Level-triggered on every backend: reported on each poll() while the descriptor stays
+    /// ready for a watched direction (for event_loop's callbacks, which may read partially).
+    level,
+};
+
 /// The dispatcher over one backend (as Redis's ae.c): registrations live in slots named by
 /// tokens, and poll() calls each ready slot's callback. One thread uses it; wake() is any-thread.
 class reactor {
@@ -59,7 +70,12 @@ public:
     /// errc::fd_set_overflow on select). The fd must stay open until remove(): if a live
     /// registration still names `fd`, its descriptor was closed behind the reactor's back and
     /// the number reused, so that one is dropped first (see claim()).
-    result<token> add(int fd, interest want, callback cb, void* context);
+    /// With trigger::level every backend reports alike: nothing with interest::none (not even
+    /// a hang-up); a peer's close as readable to a reader and writable to a writer (the other
+    /// direction may be set too: event_loop clears it), plus readiness::hangup where the kernel
+    /// tells (all but select).
+    result<token> add(int fd, interest want, callback cb, void* context,
+                      trigger mode = trigger::native);
     /// The OS has just handed out `fd` (a new socket, an accepted connection): a registration
     /// still naming it is stale. Its callback gets readiness::stale|error once, and it is
     /// removed; a completion backend drops what it keeps for `fd` (completion_port::evict).
@@ -106,6 +122,7 @@ private:
     struct slot {
         int fd = -1;
         interest want = interest::none;
+        trigger mode = trigger::native;
         std::uint32_t generation = 0;  // odd while in use, so a stale token never matches
         callback cb = nullptr;
         void* context = nullptr;

@@ -33,16 +33,21 @@ public:
     virtual ~backend() = default;
 
     virtual std::string_view name() const noexcept = 0;
-    /// True when a readiness is reported once per change (epoll-et, kqueue EV_CLEAR), so
-    /// callers must drain until EAGAIN; corio's operations always do, so both modes work.
+    /// True when a trigger::native registration's readiness is reported once per change
+    /// (epoll-et, kqueue EV_CLEAR), so callers must drain until EAGAIN; corio's operations
+    /// always do, so both modes work. trigger::level registrations are level-triggered anywhere.
     virtual bool edge_triggered() const noexcept = 0;
     /// A completion backend also runs whole operations (see detail/completion.hpp); wait()
     /// then resumes their coroutines through detail::complete as their results arrive.
     virtual completion_port* completions() noexcept { return nullptr; }
     virtual reactor_stats stats() const noexcept { return {}; }
 
-    virtual result<void> add(int fd, interest want, std::uint64_t token) = 0;
-    virtual result<void> modify(int fd, interest want, std::uint64_t token) = 0;
+    /// `mode` as reactor::add documents it: trigger::level is reported on every wait() while
+    /// the descriptor is ready (no EPOLLET, no EV_CLEAR, a one-shot poll re-armed after each
+    /// report), and with interest::none nothing at all is reported, not even a hang-up.
+    virtual result<void> add(int fd, interest want, std::uint64_t token, trigger mode) = 0;
+    /// `mode` is the one given to add().
+    virtual result<void> modify(int fd, interest want, std::uint64_t token, trigger mode) = 0;
     /// Stop watching fd; called before the fd is closed.
     virtual result<void> remove(int fd) = 0;
     /// Blocks until an event, wake() or the timeout (nullopt: no timeout); fills `out` and

@@ -29,11 +29,22 @@ public:
     std::string_view name() const noexcept override { return et_ ? "epoll-et" : "epoll"; }
     bool edge_triggered() const noexcept override { return et_; }
 
-    result<void> add(int fd, interest want, std::uint64_t token) override {
-        return control(EPOLL_CTL_ADD, fd, want, token);
+    result<void> add(int fd, interest want, std::uint64_t token, trigger mode) override {
+        if (auto r = control(EPOLL_CTL_ADD, fd, want, token, mode); !r || !unwatched(want, mode)) {
+            return r;
+        }
+        // Added only for epoll_ctl's verdict on fd (EBADF, EPERM), then taken out again.
+        return remove(fd);
     }
-    result<void> modify(int fd, interest want, std::uint64_t token) override {
-        return control(EPOLL_CTL_MOD, fd, want, token);
+    result<void> modify(int fd, interest want, std::uint64_t token, trigger mode) override {
+        if (unwatched(want, mode)) {
+            return remove(fd);
+        }
+        auto r = control(EPOLL_CTL_MOD, fd, want, token, mode);
+        if (!r && mode == trigger::level && r.error() == std::errc::no_such_file_or_directory) {
+            return control(EPOLL_CTL_ADD, fd, want, token, mode);  // it had interest::none
+        }
+        return r;
     }
     result<void> remove(int fd) override {
         // A non-null event pointer keeps kernels before 2.6.9 happy; ENOENT means it was
@@ -71,9 +82,15 @@ public:
     }
 
 private:
-    result<void> control(int op, int fd, interest want, std::uint64_t token) {
+    /// A level registration with no interest is kept out of the set: epoll reports EPOLLHUP
+    /// and EPOLLERR whatever is asked, and level-triggered it would on every wait.
+    static bool unwatched(interest want, trigger mode) noexcept {
+        return mode == trigger::level && want == interest::none;
+    }
+
+    result<void> control(int op, int fd, interest want, std::uint64_t token, trigger mode) {
         epoll_event ev{};
-        ev.events = et_ ? EPOLLET : 0u;
+        ev.events = et_ && mode == trigger::native ? EPOLLET : 0u;
         // EPOLLRDHUP only with read interest: the peer's half-close stays reported while level
         // triggered, so a writer parked alone would otherwise wake the loop on every wait.
         if (contains(want, interest::read)) {

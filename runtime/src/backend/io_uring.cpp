@@ -168,9 +168,7 @@ void uring_backend::rebuild_ring() {
             const unsigned mask = reg.mask;
             reg.generation += 1;
             reg.mask = mask;
-            io_uring_sqe* sqe = next_sqe();
-            io_uring_prep_poll_multishot(sqe, static_cast<int>(fd), mask);
-            io_uring_sqe_set_data64(sqe, poll_data(static_cast<int>(fd), reg.generation));
+            prep_poll(static_cast<int>(fd), reg);
         }
     }
 }

@@ -86,6 +86,7 @@ struct poll_reg {
     std::uint32_t generation = 0;
     std::uint64_t token = 0;
     unsigned mask = 0;  // 0: not armed
+    bool level = false;  // trigger::level: a one-shot poll re-armed after each report
 };
 
 /// Provided buffers for pooled receives: the kernel picks one only when data arrives, so
@@ -180,8 +181,8 @@ public:
     completion_port* completions() noexcept override { return this; }
     reactor_stats stats() const noexcept override { return stats_; }
 
-    result<void> add(int fd, interest want, std::uint64_t token) override;
-    result<void> modify(int fd, interest want, std::uint64_t token) override;
+    result<void> add(int fd, interest want, std::uint64_t token, trigger mode) override;
+    result<void> modify(int fd, interest want, std::uint64_t token, trigger mode) override;
     result<void> remove(int fd) override;
     result<std::size_t> wait(std::span<ready_event> out,
                              std::optional<std::chrono::nanoseconds> timeout) override;
@@ -236,6 +237,7 @@ private:
     static void give_back(const shot& s, completion_kind kind) noexcept;
 
     void arm_poll(int fd, poll_reg& reg, interest want) noexcept;
+    void prep_poll(int fd, const poll_reg& reg) noexcept;
     void disarm_poll(int fd, poll_reg& reg) noexcept;
     void submit_removal(std::size_t index) noexcept;
     void on_removal(std::uint64_t data, int res) noexcept;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// io_uring backend, readiness: the multishot polls of raw reactor registrations (add, modify,
-// remove; reported as readiness events) and the one-shot poll a readiness wait owns (reported
-// to that wait only, through poll_ready). See io_uring.cpp for the ring itself.
+// io_uring backend, readiness: the polls of raw reactor registrations (add, modify, remove;
+// reported as readiness events; multishot, or one-shot re-armed for trigger::level) and the
+// one-shot poll a readiness wait owns (reported to that wait only, through poll_ready). See
+// io_uring.cpp for the ring itself.
 #include "backend/io_uring.hpp"
 
 #include <cerrno>
@@ -27,11 +28,20 @@ unsigned poll_mask(interest want) {
 
 void uring_backend::arm_poll(int fd, poll_reg& reg, interest want) noexcept {
     reg.mask = poll_mask(want);
-    if (reg.mask == 0) {
-        return;
+    if (reg.mask != 0) {
+        prep_poll(fd, reg);
     }
+}
+
+void uring_backend::prep_poll(int fd, const poll_reg& reg) noexcept {
     io_uring_sqe* sqe = next_sqe();
-    io_uring_prep_poll_multishot(sqe, fd, reg.mask);
+    if (reg.level) {
+        // One-shot: on_poll re-arms it as it reports, and the SQE goes in at the next wait,
+        // after the callbacks ran. Armed on a still-ready descriptor, it completes at once.
+        io_uring_prep_poll_add(sqe, fd, reg.mask);
+    } else {
+        io_uring_prep_poll_multishot(sqe, fd, reg.mask);
+    }
     io_uring_sqe_set_data64(sqe, poll_data(fd, reg.generation));
 }
 
@@ -70,9 +80,11 @@ void uring_backend::on_removal(std::uint64_t data, int res) noexcept {
     free_removals_.push_back(index);
 }
 
-result<void> uring_backend::add(int fd, interest want, std::uint64_t token) {
-    // The poll's CQE would report a bad descriptor only later; callers expect it now.
-    if (fd < 0 || (want != interest::none && ::fcntl(fd, F_GETFD) < 0)) {
+result<void> uring_backend::add(int fd, interest want, std::uint64_t token, trigger mode) {
+    // The poll's CQE would report a bad descriptor only later; callers expect it now (with no
+    // poll to arm, a native registration skips the check: io_handle adds each socket so).
+    const bool checked = want != interest::none || mode == trigger::level;
+    if (fd < 0 || (checked && ::fcntl(fd, F_GETFD) < 0)) {
         return std::errc::bad_file_descriptor;
     }
     if (static_cast<std::size_t>(fd) >= polls_.size()) {
@@ -81,11 +93,12 @@ result<void> uring_backend::add(int fd, interest want, std::uint64_t token) {
     poll_reg& reg = polls_[static_cast<std::size_t>(fd)];
     reg.generation += 1;  // events of an earlier registration of this fd are now stale
     reg.token = token;
+    reg.level = mode == trigger::level;
     arm_poll(fd, reg, want);
     return {};
 }
 
-result<void> uring_backend::modify(int fd, interest want, std::uint64_t token) {
+result<void> uring_backend::modify(int fd, interest want, std::uint64_t token, trigger mode) {
     if (fd < 0 || static_cast<std::size_t>(fd) >= polls_.size()) {
         return std::errc::invalid_argument;
     }
@@ -93,6 +106,7 @@ result<void> uring_backend::modify(int fd, interest want, std::uint64_t token) {
     disarm_poll(fd, reg);
     reg.generation += 1;
     reg.token = token;
+    reg.level = mode == trigger::level;
     arm_poll(fd, reg, want);
     return {};
 }
@@ -117,7 +131,7 @@ bool uring_backend::on_poll(const stashed_cqe& cqe, ready_event& ev) noexcept {
         return false;  // removed or replaced since
     }
     const bool more = cqe.flags & IORING_CQE_F_MORE;
-    if (!more) {  // the kernel ended this multishot poll: keep watching
+    if (!more) {  // a one-shot (level) poll, or the kernel ended a multishot one: keep watching
         arm_poll(fd, reg, static_cast<interest>((reg.mask & POLLIN ? 1 : 0) | (reg.mask & POLLOUT ? 2 : 0)));
     }
     if (cqe.res == -ECANCELED) {

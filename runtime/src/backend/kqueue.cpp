@@ -46,27 +46,27 @@ public:
     std::string_view name() const noexcept override { return "kqueue"; }
     bool edge_triggered() const noexcept override { return true; }
 
-    result<void> add(int fd, interest want, std::uint64_t token) override {
+    result<void> add(int fd, interest want, std::uint64_t token, trigger mode) override {
         if (fd < 0) {
             return os_error(EBADF);
         }
         if (want == interest::none && ::fcntl(fd, F_GETFD) < 0) {
             return last_error();  // no filter to add, so kevent would not have checked fd
         }
-        auto r = change(fd, want, token, false);
+        auto r = change(fd, want, token, false, mode);
         if (!r) {
             (void)remove(fd);  // one filter may have been added before the other failed
         }
         return r;
     }
 
-    result<void> modify(int fd, interest want, std::uint64_t token) override {
+    result<void> modify(int fd, interest want, std::uint64_t token, trigger mode) override {
         // Rebuilt, not edited in place, so the filters are always added in change()'s order.
-        return change(fd, want, token, true);
+        return change(fd, want, token, true, mode);
     }
 
     result<void> remove(int fd) override {
-        return change(fd, interest::none, 0, true);
+        return change(fd, interest::none, 0, true, trigger::native);
     }
 
     result<std::size_t> wait(std::span<ready_event> out,
@@ -101,10 +101,11 @@ public:
     }
 
 private:
-    /// Adds the filters in `want` (EV_CLEAR: edge-triggered), after deleting both when
-    /// `replace`. EV_RECEIPT returns one result per change, in order, so the caller gets the
-    /// first error (deleting a filter that is not there is not one).
-    result<void> change(int fd, interest want, std::uint64_t token, bool replace) {
+    /// Adds the filters in `want` (EV_CLEAR, edge-triggered, for trigger::native), after
+    /// deleting both when `replace`. EV_RECEIPT returns one result per change, in order, so the
+    /// caller gets the first error (deleting a filter that is not there is not one).
+    result<void> change(int fd, interest want, std::uint64_t token, bool replace, trigger mode) {
+        const unsigned short clear = mode == trigger::native ? EV_CLEAR : 0;
         struct kevent changes[4];
         int n = 0;
         const auto fd_ident = static_cast<uintptr_t>(fd);
@@ -120,7 +121,7 @@ private:
         for (auto [dir, filter] :
              {std::pair{interest::write, EVFILT_WRITE}, std::pair{interest::read, EVFILT_READ}}) {
             if (contains(want, dir)) {
-                EV_SET(&changes[n++], fd_ident, filter, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0,
+                EV_SET(&changes[n++], fd_ident, filter, EV_ADD | clear | EV_RECEIPT, 0, 0,
                        to_udata(token));
             }
         }

@@ -44,7 +44,7 @@ public:
     std::string_view name() const noexcept override { return "poll"; }
     bool edge_triggered() const noexcept override { return false; }
 
-    result<void> add(int fd, interest want, std::uint64_t token) override {
+    result<void> add(int fd, interest want, std::uint64_t token, trigger mode) override {
         if (fd < 0) {
             return os_error(EBADF);
         }
@@ -58,18 +58,18 @@ public:
         if (static_cast<std::size_t>(fd) >= index_.size()) {
             index_.resize(static_cast<std::size_t>(fd) + 1, absent);
         }
-        fds_.push_back({fd, events_for(want), 0});
+        fds_.push_back({watched(fd, want, mode), events_for(want), 0});
         tokens_.push_back(token);
         index_[fd] = static_cast<std::uint32_t>(fds_.size() - 1);
         return {};
     }
 
-    result<void> modify(int fd, interest want, std::uint64_t token) override {
+    result<void> modify(int fd, interest want, std::uint64_t token, trigger mode) override {
         const std::uint32_t i = find(fd);
         if (i == absent) {
             return os_error(ENOENT);  // as EPOLL_CTL_MOD says
         }
-        // With no interest the entry stays: like epoll, hang-up and error are still reported.
+        fds_[i].fd = watched(fd, want, mode);
         fds_[i].events = events_for(want);
         tokens_[i] = token;
         return {};
@@ -85,7 +85,7 @@ public:
         if (i != last) {
             fds_[i] = fds_[last];
             tokens_[i] = tokens_[last];
-            index_[fds_[i].fd] = i;
+            index_[real_fd(fds_[i].fd)] = i;
         }
         fds_.pop_back();
         tokens_.pop_back();
@@ -136,6 +136,14 @@ private:
     std::uint32_t find(int fd) const noexcept {
         return fd >= 0 && static_cast<std::size_t>(fd) < index_.size() ? index_[fd] : absent;
     }
+
+    /// What pollfd::fd holds. A native registration with no interest stays watched (like
+    /// epoll, hang-up and error are still reported); a level one is hidden from poll(2), which
+    /// skips a negative fd, so that it reports nothing (else POLLHUP on every wait).
+    static int watched(int fd, interest want, trigger mode) noexcept {
+        return mode == trigger::level && want == interest::none ? ~fd : fd;
+    }
+    static int real_fd(int watched_fd) noexcept { return watched_fd < 0 ? ~watched_fd : watched_fd; }
 
     static short events_for(interest want) noexcept {
         short e = 0;

@@ -55,7 +55,9 @@ public:
     std::string_view name() const noexcept override { return "select"; }
     bool edge_triggered() const noexcept override { return false; }
 
-    result<void> add(int fd, interest want, std::uint64_t token) override {
+    // Level-triggered already, and an unwatched direction is not reported: `trigger` changes
+    // nothing here.
+    result<void> add(int fd, interest want, std::uint64_t token, trigger) override {
         if (auto r = check_range(fd); !r) {
             return r;
         }
@@ -72,7 +74,7 @@ public:
         return {};
     }
 
-    result<void> modify(int fd, interest want, std::uint64_t token) override {
+    result<void> modify(int fd, interest want, std::uint64_t token, trigger) override {
         if (auto r = check_range(fd); !r) {
             return r;
         }
