@@ -8,6 +8,7 @@
 #include <corio/detail/scheduler.hpp>
 #include <corio/io_handle.hpp>
 
+#include "support/blocking_client.hpp"
 #include "support/descriptor_limit.hpp"
 #include "support/http_fixture.hpp"
 
@@ -17,12 +18,9 @@
 #include <thread>
 #include <vector>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <sys/select.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 namespace {
@@ -83,10 +81,7 @@ std::optional<blocking_reply> read_reply(int fd) {
                           in.substr(head_end + 4, length)};
 }
 
-bool send_request(int fd) {
-    static constexpr std::string_view req = "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n";
-    return ::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size());
-}
+bool send_request(int fd) { return send_text(fd, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"); }
 
 /// What the client threads saw: every reply in order, and whether any request went unanswered.
 struct client_log {
@@ -101,15 +96,8 @@ struct client_log {
 void run_clients(std::uint16_t port, client_log& log, int done_fd) {
     std::vector<int> fds;
     for (int i = 0; i < clients; ++i) {
-        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        const timeval limit{10, 0};
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-        sockaddr_in to{};
-        to.sin_family = AF_INET;
-        to.sin_port = htons(port);
-        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 ||
-            !send_request(fd)) {
+        const int fd = connect_blocking(port);
+        if (fd < 0 || !send_request(fd)) {
             ++log.connect_failures;
         }
         fds.push_back(fd);
