@@ -91,8 +91,10 @@ struct client_log {
 };
 
 // Blocking keep-alive clients, off the loop's thread (their own descriptors may pass FD_SETSIZE):
-// all connect and send a first request, then each reads its answer and, if served, asks again
-// on the same connection. Writes one byte to `done_fd` at the end.
+// all connect and send a request; each served one asks again on the same connection. None
+// closes before every connection has had its answers, so no descriptor below FD_SETSIZE is
+// freed meanwhile: the first 10 clients take such descriptors (the lowest free), leaving the
+// server fewer than its 16 connections need. Writes one byte to `done_fd` at the end.
 void run_clients(std::uint16_t port, client_log& log, int done_fd) {
     std::vector<int> fds;
     for (int i = 0; i < clients; ++i) {
@@ -102,18 +104,25 @@ void run_clients(std::uint16_t port, client_log& log, int done_fd) {
         }
         fds.push_back(fd);
     }
-    for (int fd : fds) {
-        for (int round = 0; round < 2; ++round) {
-            auto r = read_reply(fd);
-            if (!r) {
-                ++log.silent_closes;
-                break;
-            }
-            log.replies.push_back(std::move(*r));
-            if (log.replies.back().status != 200 || (round == 0 && !send_request(fd))) {
-                break;
-            }
+    std::vector<int> again;  // served, and asked a second time
+    const auto read_one = [&](int fd) {
+        auto r = read_reply(fd);
+        if (!r) {
+            ++log.silent_closes;
+            return false;
         }
+        log.replies.push_back(std::move(*r));
+        return log.replies.back().status == 200;
+    };
+    for (int fd : fds) {
+        if (read_one(fd) && send_request(fd)) {
+            again.push_back(fd);
+        }
+    }
+    for (int fd : again) {
+        (void)read_one(fd);
+    }
+    for (int fd : fds) {
         ::close(fd);
     }
     (void)!::write(done_fd, "x", 1);
