@@ -15,6 +15,10 @@
 #include <optional>
 #include <string>
 
+#include <fcntl.h>
+#include <sys/select.h>
+#include <unistd.h>
+
 namespace {
 
 using corio::task;
@@ -37,6 +41,13 @@ task<> stop_on_signal(corio::signal_listener& signals, server& srv) {
         fmt::print(stderr, "http_server: {} again, exiting now\n", strsignal(*sig));
         std::_Exit(128 + *sig);
     }
+}
+
+// The descriptor the next socket gets: those below it are in use already.
+int lowest_free_descriptor() {
+    const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ::close(fd);
+    return fd;
 }
 
 router routes(server*& srv, const std::optional<static_files>& files) {
@@ -100,6 +111,11 @@ int main(int argc, char** argv) {
     server srv(routes(self, files));
     self = &srv;
     fmt::print("listening on {} ({})\n", listener->local_endpoint()->to_string(), rt.backend_name());
+    if (rt.backend_name() == "select") {
+        // Clients past FD_SETSIZE get 503 (the server cannot watch them): say so up front.
+        fmt::print("select: at most {} connections (FD_SETSIZE {})\n",
+                   FD_SETSIZE - lowest_free_descriptor(), FD_SETSIZE);
+    }
     std::fflush(stdout);
     auto served = rt.block_on([](corio::signal_listener& signals, server& srv,
                                  corio::net::tcp_listener& l) -> task<corio::result<void>> {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The http_server example as a user runs it: it prints where it listens, serves /plaintext, files
-# under --root and POST /echo, and on SIGTERM or SIGINT exits 0 at once although a keep-alive
-# connection is open and idle (serve() returns only when every connection is closed).
+# The http_server example as a user runs it: it prints where it listens (on select, also how
+# many connections it can hold), serves /plaintext, files under --root and POST /echo, and on
+# SIGTERM or SIGINT exits 0 at once although a keep-alive connection is open and idle (serve()
+# returns only when every connection is closed).
 #
 #   http_server_test.sh PATH_TO_HTTP_SERVER [BACKEND]      exit 0 when every check passes
 set -euo pipefail
@@ -33,6 +34,10 @@ for sig in TERM INT; do
     [[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)\ \((.*)\)$ ]] || fail "unexpected first line '$line'"
     port=${BASH_REMATCH[1]}
     expect "backend" "${BASH_REMATCH[2]}" "$backend"
+    if [ "$backend" = select ]; then  # clients past FD_SETSIZE get 503: the cap is announced
+        read -r -t 10 -u "${srv[0]}" line || fail "no 'select: at most' line: $(cat "$tmp/err")"
+        [[ $line =~ ^select:\ at\ most\ [0-9]+\ connections\ \(FD_SETSIZE\ [0-9]+\)$ ]] || fail "unexpected select line '$line'"
+    fi
     url=http://127.0.0.1:$port
 
     expect "GET /plaintext" "$(curl -sS --noproxy '*' "$url/plaintext")" "Hello, World!"

@@ -10,6 +10,7 @@
 #include "http/connection.hpp"
 
 #include <stop_token>
+#include <string_view>
 #include <utility>
 
 namespace corio::http {
@@ -36,6 +37,13 @@ task<> drain(server::state& st) {
     }
     (void)co_await st.all_closed.wait();
 }
+
+// For a client the listener accepted but the loop cannot watch (select, descriptor >=
+// FD_SETSIZE): a full response, so the client knows to come back rather than seeing a close.
+constexpr std::string_view unwatchable_reply =
+    "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 20\r\n\r\n"
+    "Service Unavailable\n";
 
 }  // namespace
 
@@ -76,7 +84,7 @@ task<result<void>> server::serve(net::tcp_listener& listener, std::stop_token to
     st.listener = &listener;
     result<void> outcome;
     while (!st.stopping) {
-        auto s = co_await listener.accept(token);
+        auto s = co_await listener.accept(token, unwatchable_reply);
         if (!s) {
             if (s.error() != errc::closed && s.error() != std::errc::operation_canceled) {
                 outcome = s.error();

@@ -116,13 +116,27 @@ int status_for_errno(int e) noexcept {
     case ENOTDIR:
     case ENAMETOOLONG:
         return 404;
+    case EACCES:
+    case EPERM:
+    case EXDEV:   // resolution would leave the root
+    case ELOOP:   // a magic link, or index.html is a symlink
+        return 403;
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+        return 503;  // the server is out of resources, not the client out of rights: retry
     default:
-        return 403;  // EXDEV (escapes the root), ELOOP, EACCES, ENOSYS...
+        return 500;  // EIO, ENOSYS (no openat2)...: our fault, not a refusal
     }
 }
 
 response refuse(int status) {
-    return response(status, std::string(reason_phrase(status)) + "\n");
+    response r(status, std::string(reason_phrase(status)) + "\n");
+    if (status == 503) {
+        // Descriptors come back as connections close; a second is long enough to wait.
+        r.header("Retry-After", "1");
+    }
+    return r;
 }
 
 }  // namespace
@@ -164,16 +178,24 @@ response static_files::serve(const request& r) const {
     }
     struct stat st {};
     std::string_view name = rel;
-    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (::fstat(fd, &st) != 0) {
+        const int e = errno;
+        ::close(fd);
+        return refuse(status_for_errno(e));
+    }
+    if (S_ISDIR(st.st_mode)) {
         const int index = ::openat(fd, "index.html", O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        const int e = errno;
         ::close(fd);
         if (index < 0) {
-            return refuse(errno == ENOENT ? 404 : 403);
+            return refuse(status_for_errno(e));
         }
         fd = index;
         name = "index.html";
         if (::fstat(fd, &st) != 0) {
-            st = {};
+            const int fe = errno;
+            ::close(fd);
+            return refuse(status_for_errno(fe));
         }
     }
     if (!S_ISREG(st.st_mode)) {  // devices, FIFOs, sockets: never

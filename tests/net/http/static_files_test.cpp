@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -95,6 +96,14 @@ std::string get(std::string_view path, std::string_view extra = {}) {
            std::string(extra) + "\r\n";
 }
 
+/// The soft descriptor limit that leaves room for `spare` more descriptors.
+rlim_t spare_descriptors(int spare) {
+    const int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // the lowest free one
+    REQUIRE(lowest_free >= 0);
+    ::close(lowest_free);
+    return static_cast<rlim_t>(lowest_free + spare);
+}
+
 std::string status_of(const std::string& reply) { return reply.substr(9, 3); }
 std::string body_of(const std::string& reply) { return reply.substr(reply.find("\r\n\r\n") + 4); }
 
@@ -155,6 +164,39 @@ TEST_CASE("static files: nothing outside the root is ever served") {
         CHECK(status_of(post) == "405");
         web.srv.stop();
     }(t));
+}
+
+TEST_CASE("static files: out of descriptors is 503 with Retry-After, not 403") {
+    tree t;
+    const static_files files = open_root(t.root);
+    request file_req;
+    file_req.path = "/a.txt";
+    request dir_req;  // opens the directory, then its index.html
+    dir_req.path = "/";
+    const auto expect_unavailable = [](const response& r) {
+        CHECK(r.status() == 503);
+        CHECK(r.fields().find("Retry-After: 1\r\n") != std::string::npos);
+        CHECK(r.file().fd < 0);
+    };
+    {
+        descriptor_cap none_left(spare_descriptors(0));
+        expect_unavailable(files.serve(file_req));
+        expect_unavailable(files.serve(dir_req));
+    }
+    {
+        descriptor_cap one_left(spare_descriptors(1));  // the directory opens, its index.html does not
+        expect_unavailable(files.serve(dir_req));
+    }
+    // Descriptors back: served again, so nothing was leaked or cached as refused.
+    const response ok = files.serve(file_req);
+    CHECK(ok.status() == 200);
+    CHECK(ok.file().size == 10);
+    const response missing = [&] {
+        request r;
+        r.path = "/missing.txt";
+        return files.serve(r);
+    }();
+    CHECK(missing.status() == 404);
 }
 
 }  // namespace

@@ -69,7 +69,10 @@ public:
     /// task has ended, so the server may be destroyed as soon as it returns.
     /// Returns success after stop(); std::errc::operation_canceled when `token` or the awaiting
     /// task was cancelled before it returned (stop() called too or not); otherwise the accept
-    /// error that ended it (EMFILE/ENFILE are retried, not returned).
+    /// error that ended it (EMFILE/ENFILE are retried, not returned). On the select backend a
+    /// client accepted on a descriptor >= FD_SETSIZE, which the loop cannot watch, gets
+    /// "503 Service Unavailable" with Retry-After and Connection: close, and accepting backs
+    /// off as when out of descriptors (see tcp_listener::accept).
     task<result<void>> serve(net::tcp_listener& listener, std::stop_token token = {});
     /// Serves one connection until the peer or a timeout ends it (serve() runs one per client).
     task<> serve_connection(net::tcp_stream stream);

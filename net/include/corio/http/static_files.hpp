@@ -15,7 +15,9 @@ namespace corio::http {
 /// Last-Modified and If-Modified-Since (304). Nothing outside the root is ever served.
 /// The path is percent-decoded and split into segments: "..", an encoded '/' or NUL (%2f,
 /// %00) is 403, a symlink leading out of the root 403, a missing file 404, a directory its
-/// index.html. Opening and stat-ing run on the loop thread (fast on a page-cached tree).
+/// index.html. 403 means refused (confinement, permissions) and nothing else: out of
+/// descriptors or memory (EMFILE, ENFILE, ENOMEM) is 503 with Retry-After, any other OS error
+/// 500. Opening and stat-ing run on the loop thread (fast on a page-cached tree).
 class static_files {
 public:
     /// Opens `root`. Errors: the OS error (ENOENT, ENOTDIR, EACCES).
@@ -24,7 +26,7 @@ public:
     static_files& operator=(static_files&& o) noexcept;
     ~static_files();
 
-    /// The response for `r`'s path (never throws for any input).
+    /// The response for `r`'s path, errors as statuses (see above); never throws for any input.
     response serve(const request& r) const;
     /// serve() as a router fallback; `this` must outlive the router.
     handler as_handler() const;

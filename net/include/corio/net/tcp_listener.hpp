@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <stop_token>
+#include <string_view>
 
 namespace corio::net {
 
@@ -22,7 +23,8 @@ struct listen_options {
 };
 
 /// A listening TCP socket; closes on destruction. One task accepts at a time; when the process
-/// is out of descriptors (EMFILE/ENFILE) accept() backs off and retries instead of spinning.
+/// is out of descriptors (EMFILE/ENFILE, or on select those below FD_SETSIZE) accept() backs
+/// off and retries instead of spinning.
 class tcp_listener {
 public:
     tcp_listener() noexcept = default;
@@ -33,9 +35,13 @@ public:
 
     /// Waits for the next connection. Out of descriptors, it waits (1 ms doubling to 100 ms)
     /// and retries, so existing connections keep running and accepting resumes once
-    /// descriptors are freed. Errors: operation_canceled, errc::closed, and other accept(2)
-    /// errors (ECONNABORTED is skipped). A second concurrent accept throws usage_error.
-    task<result<tcp_stream>> accept(std::stop_token token = {});
+    /// descriptors are freed. On the select backend a connection that lands on a descriptor
+    /// >= FD_SETSIZE cannot be watched, so it is never returned: it is sent `refusal` (one
+    /// non-blocking send, best effort; the protocol's "busy" answer, e.g. an HTTP 503), shut
+    /// down and closed, and accept() backs off as when out of descriptors. `refusal` must stay
+    /// valid until the accept completes. Errors: operation_canceled, errc::closed, and other
+    /// accept(2) errors (ECONNABORTED is skipped). A second concurrent accept throws usage_error.
+    task<result<tcp_stream>> accept(std::stop_token token = {}, std::string_view refusal = {});
 
     /// The bound address, with the port the kernel chose for port 0.
     result<endpoint> local_endpoint() const;
