@@ -58,8 +58,9 @@ enum class deadline : std::uint8_t {
     header,  // a request's head is arriving
 };
 
-/// One client: its socket, parser, buffers (kept across requests, so a busy keep-alive
-/// connection allocates nothing) and its place in the server's list.
+/// One client: its socket, parser, buffers (kept across requests up to retained_buffer, so a
+/// busy keep-alive connection allocates nothing, and an idle one keeps no peak) and its place in
+/// the server's list.
 struct connection {
     connection(server::state& s, net::tcp_stream stream);
     ~connection();
@@ -95,7 +96,8 @@ struct connection {
 };
 
 /// The connection's loop: read, parse every complete request, answer them in order with one
-/// write, until the peer leaves, a timeout fires, or the server stops.
+/// write (or one per max_unsent bytes of answers), until the peer leaves, a timeout fires, or
+/// the server stops.
 task<> run_connection(connection& c);
 
 // The send side (connection_send.cpp): writing answers under a deadline that measures lack of
