@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <corio/clock.hpp>
 #include <corio/event.hpp>
 #include <corio/runtime.hpp>
 #include <corio/timer.hpp>
@@ -14,6 +15,7 @@
 #include "support/net_loopback.hpp"
 
 #include <charconv>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -157,6 +159,37 @@ struct response_reader {
         co_return !more;
     }
 };
+
+/// Runs `body` on a runtime (the backend CORIO_BACKEND names) whose timers follow `clock`: its
+/// timeouts end only when the test advances the clock, never because a machine was slow.
+/// Rethrows the first exception that escaped a spawned task.
+inline void run_on_clock(corio::manual_clock& clock, task<> body) {
+    std::exception_ptr escaped;
+    corio::runtime_options options;
+    options.clock = &clock;
+    options.on_unhandled_exception = [&escaped](std::exception_ptr e) {
+        if (!escaped) {
+            escaped = std::move(e);
+        }
+    };
+    corio::runtime rt(std::move(options));
+    rt.block_on(std::move(body));
+    if (escaped) {
+        std::rethrow_exception(escaped);
+    }
+}
+
+/// Lets the loop turn (each turn polls for I/O) until `done()` holds, at most `turns` times;
+/// returns whether it held. For what other tasks and loopback I/O bring about with no timer.
+inline task<bool> turns_until(std::function<bool()> done, int turns = 100000) {
+    for (int i = 0; i < turns; ++i) {
+        if (done()) {
+            co_return true;
+        }
+        co_await corio::yield{};
+    }
+    co_return done();
+}
 
 inline router test_routes(server*& self) {
     router r;

@@ -7,23 +7,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cstring>
 
-#include <sys/sendfile.h>
-
 namespace corio::http::detail {
 namespace {
-
-using steady = std::chrono::steady_clock;
-
-// Enough for most requests in one read; grows to the parser's limits for a big head.
-constexpr std::size_t initial_buffer = 16 * 1024;
-
-std::span<const std::byte> as_bytes(const std::string& s) noexcept {
-    return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
-}
 
 void append_number(std::string& out, std::uint64_t n) {
     char buf[24];
@@ -117,7 +105,9 @@ const std::string& cached_head_start(server::state& st, const response& r, std::
 void write_head(connection& c, const response& r, bool keep_alive, std::uint64_t length,
                 bool chunked) {
     std::string& out = c.out;
-    const std::string_view date = c.srv.date.now(c.read_at);
+    // The time the head is built, not when its request arrived: a slow handler's answer would
+    // carry a Date as old as the handler is slow.
+    const std::string_view date = c.srv.date.now(loop_time());
     if (!chunked && r.fields().empty() && !has_no_body(r.status())) {
         out.append(cached_head_start(c.srv, r, date));
         append_number(out, length);
@@ -162,63 +152,6 @@ void serialize(connection& c, response& r, bool keep_alive) {
     c.out.append("0\r\n\r\n");
 }
 
-task<result<void>> flush(connection& c) {
-    result<void> sent;
-    if (!c.out.empty()) {
-        c.writing = true;  // stop() lets this write finish: it is an answer in flight
-        sent = co_await c.s.send_all(as_bytes(c.out));
-        c.writing = false;
-        if (sent) {
-            c.srv.metrics.bytes_out += c.out.size();
-        }
-        c.out.clear();
-    }
-    if (c.answered > 0) {
-        // From the read that brought the requests to the write that answered them (or to the
-        // end of a file body, written before this): one clock read per write, not two per
-        // request (with pipelining, those were a tenth of the CPU).
-        const double seconds = std::chrono::duration<double>(steady::now() - c.read_at).count();
-        c.srv.metrics.record_latency(seconds, std::exchange(c.answered, 0));
-    }
-    co_return sent;
-}
-
-// sendfile(2): the kernel copies from the page cache to the socket; EAGAIN means the socket
-// buffer is full, so wait for it to drain (the handle's readiness cache must forget writable).
-task<result<void>> send_file(connection& c, file_body f) {
-    c.writing = true;
-    off_t offset = 0;
-    const auto size = static_cast<off_t>(f.size);
-    result<void> outcome;
-    while (offset < size) {
-        const ssize_t n = ::sendfile(c.s.handle().fd(), f.fd, &offset,
-                                     static_cast<std::size_t>(size - offset));
-        if (n > 0) {
-            c.srv.metrics.bytes_out += static_cast<std::uint64_t>(n);
-            continue;
-        }
-        if (n == 0) {  // the file shrank under us: the promised length cannot be kept
-            outcome = errc::unexpected_eof;
-            break;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno != EAGAIN) {
-            outcome = std::error_code(errno, std::system_category());
-            break;
-        }
-        c.s.handle().clear_ready(interest::write);
-        if (auto ready = co_await c.s.handle().wait_ready(interest::write); !ready) {
-            outcome = ready.error();
-            break;
-        }
-    }
-    ::close(f.fd);
-    c.writing = false;
-    co_return outcome;
-}
-
 // Routes and runs the current request, appends its response, and sends a file body if any.
 task<result<void>> respond(connection& c) {
     server::state& st = c.srv;
@@ -258,7 +191,7 @@ task<result<void>> respond(connection& c) {
             ::close(f.fd);
         } else {
             // A peer that stops reading the file is cut like an idle one.
-            c.timer.arm(c.srv.options.idle_timeout);
+            arm_idle(c);
             sent = co_await flush(c);
             if (sent) {
                 sent = co_await send_file(c, f);
@@ -287,8 +220,10 @@ void answer_error(connection& c, int status, std::string_view reason) {
 }
 
 // Makes room to read: drops consumed bytes, and grows the buffer when a request's head or a
-// body piece does not fit (the parser's limits bound the head; body pieces are consumed).
+// body piece does not fit (the parser's limits bound the head; body pieces are consumed). A
+// buffer grown for a big head shrinks back once what it holds is small again.
 void make_room(connection& c) {
+    shrink_input(c);
     if (c.begin > 0) {
         std::memmove(c.in.data(), c.in.data() + c.begin, c.end - c.begin);
         c.end -= c.begin;
@@ -300,6 +235,25 @@ void make_room(connection& c) {
 }
 
 enum class step { read_more, close };
+
+// Consumes empty lines before a request line (RFC 9112 §2.2 lets a server ignore them), so a
+// CRLF sent after a request neither starts the header deadline nor makes a graceful stop wait.
+// Returns whether a request has begun. A lone CR at the end stays unread: its LF may follow.
+bool request_begun(connection& c) {
+    while (c.begin < c.end) {
+        const char ch = c.in[c.begin];
+        if (ch == '\n') {
+            ++c.begin;
+        } else if (ch == '\r' && c.begin + 1 == c.end) {
+            return false;
+        } else if (ch == '\r' && c.in[c.begin + 1] == '\n') {
+            c.begin += 2;
+        } else {
+            return true;
+        }
+    }
+    return false;
+}
 
 // Parses and answers every complete request in the buffer. The heads' views point into
 // c.in, so nothing here moves it.
@@ -335,14 +289,27 @@ task<step> process(connection& c) {
         // message_done. The request has arrived: its handler runs with no deadline of ours
         // (header_timeout and idle_timeout are about the client, not about the handler).
         c.timer.disarm();
+        c.timer_for = deadline::none;  // the next head's deadline is set only if read on
         const result<void> sent = co_await respond(c);
         if (!sent || c.close_after_flush) {
             co_return step::close;
         }
+        if (c.out.size() >= max_unsent) {
+            // Backpressure: the answers so far go out before more requests are parsed, and
+            // none is read until they have. A peer that does not read them is cut like an idle
+            // one.
+            arm_idle(c);
+            const result<void> drained = co_await flush(c);
+            if (!drained) {
+                co_return step::close;
+            }
+        }
         c.parser.reset();
         c.in_body = false;
-        c.in_request = c.begin < c.end;  // pipelined: the next request is already here
-        c.head_timer_armed = false;       // its deadline is set only if it has to be read on
+        c.in_request = request_begun(c);  // pipelined: the next request is already here
+        if (!c.in_request) {
+            co_return step::read_more;
+        }
     }
 }
 
@@ -381,12 +348,14 @@ task<> run_connection(connection& c) {
     for (;;) {
         // Each co_await is a statement of its own: g++ 12 mishandles the temporaries of a
         // co_await inside a larger expression (conditions, ?:).
-        const step next = co_await process(c);
-        bool idle_armed = false;
+        step next = step::read_more;
+        if (c.in_request) {
+            next = co_await process(c);
+        }
         if (!c.out.empty()) {
-            // A peer that stops reading its answers is cut like an idle one.
-            c.timer.arm(opt.idle_timeout);
-            idle_armed = true;
+            // A peer that stops reading its answers is cut like an idle one; flush re-arms the
+            // deadline whenever bytes go out, so it measures a stall, not the write's length.
+            arm_idle(c);
         }
         const result<void> sent = co_await flush(c);
         if (!sent || next == step::close) {
@@ -395,17 +364,20 @@ task<> run_connection(connection& c) {
         if (c.srv.stopping && !c.in_request) {
             co_return;  // between requests: nothing in flight to finish
         }
-        if (!c.in_request || c.in_body) {
-            // Waiting for the next request, or for more of a body: either may idle this long
-            // (counted from before the answers' write when there were some: one arm per batch).
-            if (!idle_armed) {
-                c.timer.arm(opt.idle_timeout);
+        if (!c.in_request) {
+            // Waiting for the next request: counted from the answers' last progress when there
+            // were some, and not extended by empty lines (a CRLF every minute keeps nobody on).
+            if (c.timer_for != deadline::idle) {
+                arm_idle(c);
             }
-        } else if (!c.head_timer_armed) {
+            release_idle_buffers(c);  // an idle connection does not keep its peak
+        } else if (c.in_body) {
+            arm_idle(c);  // a body may stall this long: each piece restarts the deadline
+        } else if (c.timer_for != deadline::header) {
             // A head begun in an earlier read (pipelined behind the last answer): its deadline
             // runs from now. It is not extended by later reads.
             c.timer.arm(opt.header_timeout);
-            c.head_timer_armed = true;
+            c.timer_for = deadline::header;
         }
         make_room(c);
         auto n = co_await c.s.recv(std::span<std::byte>(
@@ -416,10 +388,11 @@ task<> run_connection(connection& c) {
         c.srv.metrics.bytes_in += *n;
         c.end += *n;
         c.read_at = loop_time();  // the poll that saw them: no clock read per read
-        if (!c.in_request) {  // the first bytes of a request: its head must come in time
+        if (!c.in_request && request_begun(c)) {
+            // The first bytes of a request: its head must come in time.
             c.in_request = true;
             c.timer.arm(opt.header_timeout);
-            c.head_timer_armed = true;
+            c.timer_for = deadline::header;
         }
     }
 }

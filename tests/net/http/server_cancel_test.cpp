@@ -23,24 +23,6 @@ using corio::result;
 // Far beyond loopback's socket buffers: a client that does not read it keeps the server writing.
 constexpr std::size_t big_size = 32 << 20;
 
-// Runs `body` on a runtime whose timers follow `clock`: the with_timeout around serve() and the
-// shutdown grace end only when the test advances the clock, never because a machine was slow.
-void run_on_clock(corio::manual_clock& clock, task<> body) {
-    std::exception_ptr escaped;
-    corio::runtime_options options;
-    options.clock = &clock;
-    options.on_unhandled_exception = [&escaped](std::exception_ptr e) {
-        if (!escaped) {
-            escaped = std::move(e);
-        }
-    };
-    corio::runtime rt(std::move(options));
-    rt.block_on(std::move(body));
-    if (escaped) {
-        std::rethrow_exception(escaped);
-    }
-}
-
 // The routes of these tests: /slow waits for `release` (a cut handler answers 503), /big
 // answers big_size bytes once it has said so on `answered`.
 struct handlers {

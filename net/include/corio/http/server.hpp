@@ -24,7 +24,8 @@ struct server_options {
     /// A request's head must arrive within this, counted from its first byte (slowloris).
     std::chrono::milliseconds header_timeout = std::chrono::seconds(10);
     /// A keep-alive connection with no request for this long is closed; so is one whose body
-    /// stalls this long.
+    /// stalls this long, and one whose peer takes none of its answers for this long (a limit on
+    /// lack of progress: a slow but steady reader gets the whole answer, however long it takes).
     std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
     /// After stop() or a cancelled serve(): how long in-flight requests may take before their
     /// connections are cut.
@@ -53,7 +54,8 @@ struct server_metrics {
 };
 
 /// An HTTP/1.1 server over a router. One runtime thread; responses to pipelined requests go out
-/// in request order, all those answering one read in one write.
+/// in request order, all those answering one read in one write, or every 64 KiB: a connection
+/// stops reading requests while that much of its answers is unsent (backpressure).
 class server {
 public:
     explicit server(router routes, server_options options = {});
