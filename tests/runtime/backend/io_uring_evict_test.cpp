@@ -88,6 +88,7 @@ void check_evicted(bool submitted) {
     corio_test::socket_pair fresh;
     corio::io_handle old_h(old_pair.take(0));
     const stale_outcome out = rt->block_on(reuse_behind_back(old_h, fresh, submitted));
+    INFO("what the new owner got: " << out.new_owner_got);
     REQUIRE(out.stale_done);
     REQUIRE_FALSE(out.stale);
     CHECK(out.stale.error() == corio::errc::stale_descriptor);
