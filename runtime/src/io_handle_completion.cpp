@@ -11,23 +11,20 @@
 namespace corio {
 
 result<void> io_handle::park(detail::completion& c, interest dir, detail::scheduler& s,
-                             detail::completion_kind kind) {
+                             detail::completion_kind /*kind*/) {
     check_free(dir);
     check_runtime(s);
     sched_ = &s;
-    const bool multishot =
-        kind == detail::completion_kind::accept || kind == detail::completion_kind::recv_pooled;
     if (!token_.valid()) {
         // A registration without interest (no system call) makes the runtime's teardown reach
         // this handle (forget_runtime), so a handle that outlives its runtime, or that the
-        // backend keeps a multishot accept or receive for, never calls into it.
+        // backend keeps state for, never calls into it.
         auto t = s.io().add(fd_, interest::none, &io_handle::on_event, this);
         if (!t) {
             return t.error();
         }
         token_ = *t;
     }
-    backend_state_ = backend_state_ || multishot;
     (dir == interest::read ? reading_ : writing_) = &c;
     c.owner = this;
     c.dir = dir;
@@ -71,6 +68,11 @@ void detail::complete(completion& c) noexcept {
             h->ready_ |= static_cast<std::uint8_t>(c.dir);
         }
         h->last_done_ = static_cast<std::uint8_t>(c.dir);
+        // A failed send may leave the backend holding the connection's error for the reader
+        // (it has the descriptor forgotten at close); the reader then goes through it too.
+        if (c.res < 0 && c.dir == interest::write) {
+            h->backend_state_ = true;
+        }
         h->unlink(c);
     }
     c.st = waiter::state::scheduled;

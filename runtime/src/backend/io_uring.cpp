@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The io_uring backend: a completion backend. recv, send, writev, read, accept (multishot) and
+// The io_uring backend: a completion backend. recv, send, writev, read, accept and
 // connect go to the kernel whole, as SQEs, and their CQEs carry the result (io_uring_ops.cpp);
 // what only needs readiness becomes a POLL_ADD (io_uring_polls.cpp). Here: the ring itself, its
 // thread, the SQ that never drops an entry, and the loop's wait, which reaps and dispatches.
@@ -97,15 +97,6 @@ uring_backend::~uring_backend() {
             pool_give(op.own_buffer);
         }
     }
-    for (auto& [fd, st] : streams_) {
-        const completion_kind kind = st.armed ? st.armed->kind : st.waiter_kind;
-        for (const shot& s : st.ready) {
-            give_back(s, kind);
-        }
-        if (st.waiter) {
-            st.waiter->st = waiter::state::idle;
-        }
-    }
     buffers_.close();
     io_uring_queue_exit(&ring_);
     ::close(wakefd_);
@@ -138,7 +129,7 @@ void uring_backend::attach_thread() {
     if (issuer_ == this_thread_id() || !(setup_flags_ & IORING_SETUP_SINGLE_ISSUER)) {
         return;
     }
-    if (live_records_ > 0 || !streams_.empty()) {
+    if (live_records_ > 0) {
         throw usage_error(
             "corio: an io_uring runtime cannot move to another thread while operations are in "
             "the kernel (run it on the thread that ran it, or let them finish first)");
@@ -318,7 +309,7 @@ result<std::size_t> uring_backend::wait(std::span<ready_event> out,
 std::size_t uring_backend::reap(std::span<ready_event> out) noexcept {
     std::size_t count = 0;  // readiness events in `out`; completions resume their waiters here
     // Stashed completions are older than the CQ's: all of them go first, so a multishot's
-    // results keep their order.
+    // results (a readiness poll's) keep their order.
     std::size_t done = 0;
     while (done < stashed_.size() && dispatch(stashed_[done], out, count)) {
         ++done;

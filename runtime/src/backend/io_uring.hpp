@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The io_uring backend, in two parts: io_uring.cpp (the ring, readiness polls, the loop's wait)
-// and io_uring_ops.cpp (operations submitted whole, multishot accept and receive, completions).
+// and io_uring_ops.cpp (operations submitted whole, their completions, per-descriptor state).
 #pragma once
 
 #include "backend/backend.hpp"
@@ -36,8 +36,6 @@ constexpr std::uint64_t removal_mask = 7;
 constexpr unsigned default_ring_entries = 1024;
 constexpr unsigned default_buffers = 1024;
 constexpr unsigned buffer_group = 0;
-// Results a multishot may queue before it is stopped (the owner is not taking them).
-constexpr std::size_t max_queued_shots = 8;
 
 /// One submitted operation, or the one-shot poll of a readiness wait; its address is the SQE's
 /// user_data, so it never moves.
@@ -50,29 +48,12 @@ struct op_record {
     msghdr msg{};  // writev as sendmsg: the kernel may read it after the SQE went in
     completion_kind kind{};
     int fd = -1;
-    bool multishot = false;
     bool cancel_sent = false;
+    bool stale = false;        // evicted: its descriptor was closed behind corio's back
     bool plain_write = false;  // writev fell back from sendmsg (not a socket)
     bool is_poll = false;      // dispatched to its readiness wait, never as a completion
     unsigned poll_mask = 0;
     op_record* next_free = nullptr;
-};
-
-/// A result a multishot operation produced before anyone asked: an accepted descriptor, or
-/// bytes in a ring buffer (res is their count), or the end of stream (0) or an error.
-struct shot {
-    std::int32_t res;
-    std::byte* buffer;
-};
-
-/// A descriptor with a multishot accept or receive armed: the kernel keeps producing results,
-/// its owner takes them one at a time.
-struct multishot_state {
-    op_record* armed = nullptr;
-    std::vector<shot> ready;  // a vector: empty costs nothing, and it stays a few entries long
-    completion* waiter = nullptr;
-    completion_kind waiter_kind{};     // recv copies into waiter_span; the others hand over
-    std::span<std::byte> waiter_span;
 };
 
 /// A CQE taken off a full CQ while submitting; handled, in order, at the next reap.
@@ -197,6 +178,7 @@ public:
     void cancel_for_close(completion& c) noexcept override;
     void abandon(completion& c) noexcept override;
     void forget(int fd) noexcept override;
+    void evict(int fd) noexcept override;
     void poll(io_wait& w, int fd, interest dir) noexcept override;
     void drop_poll(io_wait& w) noexcept override;
 
@@ -228,13 +210,9 @@ private:
     /// As cancel_sync, and on return the kernel holds no reference to op's file either.
     void let_go_of_file(op_record* op) noexcept;
 
-    bool submit_multishot(completion& c, const completion_request& r) noexcept;
-    void arm_multishot(multishot_state& st, int fd, completion_kind kind) noexcept;
-    void hand_over(multishot_state& st, completion& c, completion_kind kind,
-                   std::span<std::byte> into) noexcept;
-    void on_multishot(op_record* op, int res, unsigned flags) noexcept;
-    void rearm_for_waiter(multishot_state& st, int fd, bool dry) noexcept;
-    static void give_back(const shot& s, completion_kind kind) noexcept;
+    /// Keeps a connection error a send saw for the reader, and hands it to a read that would
+    /// report the end of stream instead; returns the result op's owner gets.
+    int note_stream_error(const op_record& op, int res) noexcept;
 
     void arm_poll(int fd, poll_reg& reg, interest want) noexcept;
     void prep_poll(int fd, const poll_reg& reg) noexcept;
@@ -278,7 +256,8 @@ private:
     std::vector<poll_reg> polls_;
     std::vector<std::uint64_t> removals_;  // polls being removed (0: free entry)
     std::vector<std::size_t> free_removals_;
-    std::unordered_map<int, multishot_state> streams_;  // by descriptor
+    // Connection errors a send took that the descriptor's reader has not seen yet (errno by fd).
+    std::unordered_map<int, int> stream_errors_;
     buffer_ring buffers_;
     unsigned buffer_count_ = buffers_from_env();
     bool buffers_failed_ = false;

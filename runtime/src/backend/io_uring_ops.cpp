@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: MIT
 // io_uring backend, operations: each submitted whole as an SQE whose user_data is its record;
-// the CQE's result resumes the coroutine. Accepts and pooled receives are multishot: results
-// queue per descriptor until their owner asks. See io_uring.cpp for the ring itself.
+// the CQE's result resumes the coroutine. Each takes only what it asked for (one connection,
+// one buffer's worth of bytes): nothing is read ahead, so a released descriptor keeps all that
+// the kernel queued. See io_uring.cpp for the ring itself.
 #include "backend/io_uring.hpp"
+
+#include <corio/detail/scheduler.hpp>
+#include <corio/error.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,12 +18,6 @@
 namespace corio::detail::uring {
 
 bool uring_backend::submit(completion& c, const completion_request& r) noexcept {
-    // Accepts are multishot; so are pooled receives when the buffer ring works, and a plain
-    // recv on a descriptor that has one armed (it must take the queued bytes first).
-    if (r.kind == completion_kind::accept || (r.kind == completion_kind::recv_pooled && ring_ready()) ||
-        (r.kind == completion_kind::recv && streams_.count(r.fd) != 0)) {
-        return submit_multishot(c, r);
-    }
     op_record* op = new_record();
     op->c = &c;
     op->kind = r.kind;
@@ -34,9 +32,6 @@ bool uring_backend::submit(completion& c, const completion_request& r) noexcept 
 }
 
 bool uring_backend::prepare(op_record& op, const completion_request& r) noexcept {
-    if (r.kind == completion_kind::accept) {
-        return false;  // submit_multishot's
-    }
     io_uring_sqe* sqe = next_sqe(&op);
     const auto len = static_cast<unsigned>(std::min<std::size_t>(r.size, 0x7fffffff));
     switch (r.kind) {
@@ -64,7 +59,8 @@ bool uring_backend::prepare(op_record& op, const completion_request& r) noexcept
                               static_cast<socklen_t>(r.size));
         break;
     case completion_kind::accept:
-        break;  // refused above
+        io_uring_prep_accept(sqe, r.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        break;
     }
     io_uring_sqe_set_data(sqe, &op);
     ++stats_.operations;
@@ -72,10 +68,7 @@ bool uring_backend::prepare(op_record& op, const completion_request& r) noexcept
 }
 
 void uring_backend::prepare_pooled_recv(io_uring_sqe* sqe, op_record& op) noexcept {
-    if (!buffers_.is_open() && !buffers_failed_ && !op.own_buffer) {
-        buffers_failed_ = !buffers_.open(ring_, buffer_count_);  // lazily: 16 KiB per entry
-    }
-    if (buffers_.is_open() && !op.own_buffer) {
+    if (!op.own_buffer && ring_ready()) {
         io_uring_prep_recv(sqe, op.fd, nullptr, pooled_buffer_size, 0);
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = buffer_group;
@@ -91,32 +84,6 @@ void uring_backend::prepare_pooled_recv(io_uring_sqe* sqe, op_record& op) noexce
 void uring_backend::cancel(completion& c) noexcept {
     auto* op = static_cast<op_record*>(c.op);
     if (!op) {
-        return;
-    }
-    if (op->multishot) {
-        auto it = streams_.find(op->fd);
-        if (it != streams_.end() && it->second.waiter == &c) {
-            it->second.waiter = nullptr;
-        }
-        c.op = nullptr;
-        c.res = -ECANCELED;
-        complete(c);
-        // A receive stays armed (what it queues is the next recv's, at most max_queued_shots).
-        // An accept stops now: connections nobody asked for stay in the kernel's backlog
-        // instead of being accepted for nobody. Those it already took wait for the next accept.
-        if (op->kind != completion_kind::accept || op->cancel_sent) {
-            return;
-        }
-        if (unsubmitted(*op)) {
-            retract(*op);
-            if (it != streams_.end() && it->second.armed == op) {
-                it->second.armed = nullptr;
-            }
-            free_record(op);
-            return;
-        }
-        op->cancel_sent = true;
-        cancel_sync(op);
         return;
     }
     if (unsubmitted(*op)) {
@@ -158,8 +125,8 @@ void uring_backend::let_go_of_file(op_record* op) noexcept {
 
 void uring_backend::cancel_for_close(completion& c) noexcept {
     auto* op = static_cast<op_record*>(c.op);
-    if (!op || op->multishot || op->cancel_sent || unsubmitted(*op)) {
-        return;  // forget(), or cancel() that follows, deals with these
+    if (!op || op->cancel_sent || unsubmitted(*op)) {
+        return;  // cancel(), which follows, deals with these
     }
     op->cancel_sent = true;
     let_go_of_file(op);
@@ -171,13 +138,6 @@ void uring_backend::abandon(completion& c) noexcept {
         return;
     }
     c.op = nullptr;
-    if (op->multishot) {
-        auto it = streams_.find(op->fd);
-        if (it != streams_.end() && it->second.waiter == &c) {
-            it->second.waiter = nullptr;
-        }
-        return;
-    }
     op->c = nullptr;  // its CQE now only frees the record (and any buffer)
     if (unsubmitted(*op)) {
         retract(*op);
@@ -191,179 +151,7 @@ void uring_backend::abandon(completion& c) noexcept {
     cancel_sync(op);
 }
 
-bool uring_backend::submit_multishot(completion& c, const completion_request& r) noexcept {
-    multishot_state& st = streams_[r.fd];
-    if (!st.ready.empty()) {
-        hand_over(st, c, r.kind, {static_cast<std::byte*>(r.data), r.size});
-        return false;
-    }
-    if (!st.armed) {
-        arm_multishot(st, r.fd, r.kind == completion_kind::accept ? completion_kind::accept
-                                                                  : completion_kind::recv_pooled);
-        if (!st.armed) {
-            c.res = -EBUSY;
-            return false;
-        }
-    }
-    st.waiter = &c;
-    st.waiter_kind = r.kind;
-    st.waiter_span = {static_cast<std::byte*>(r.data), r.size};
-    c.op = st.armed;
-    return true;
-}
-
-void uring_backend::arm_multishot(multishot_state& st, int fd, completion_kind kind) noexcept {
-    op_record* op = new_record();
-    io_uring_sqe* sqe = next_sqe(op);
-    op->kind = kind;
-    op->fd = fd;
-    op->multishot = true;
-    if (kind == completion_kind::accept) {
-        io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    } else {
-        io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
-        sqe->flags |= IOSQE_BUFFER_SELECT;
-        sqe->buf_group = buffer_group;
-    }
-    io_uring_sqe_set_data(sqe, op);
-    st.armed = op;
-    ++stats_.operations;
-}
-
-void uring_backend::hand_over(multishot_state& st, completion& c, completion_kind kind,
-                              std::span<std::byte> into) noexcept {
-    shot& s = st.ready.front();
-    c.op = nullptr;
-    if (kind != completion_kind::recv || s.res <= 0) {  // accept, pooled recv, end or error
-        c.res = s.res;
-        c.buffer = s.buffer;
-        st.ready.erase(st.ready.begin());
-        return;
-    }
-    // recv into the caller's span: copy, and keep what does not fit for the next receive.
-    const auto n = std::min<std::size_t>(static_cast<std::size_t>(s.res), into.size());
-    std::memcpy(into.data(), s.buffer, n);
-    c.res = static_cast<std::int32_t>(n);
-    if (n == static_cast<std::size_t>(s.res)) {
-        pool_give(s.buffer);
-        st.ready.erase(st.ready.begin());
-    } else {
-        std::memmove(s.buffer, s.buffer + n, static_cast<std::size_t>(s.res) - n);
-        s.res -= static_cast<std::int32_t>(n);
-    }
-}
-
-void uring_backend::on_multishot(op_record* op, int res, unsigned flags) noexcept {
-    const bool more = flags & IORING_CQE_F_MORE;
-    std::byte* filled = (flags & IORING_CQE_F_BUFFER) ? buffers_.take(flags >> IORING_CQE_BUFFER_SHIFT)
-                                                      : nullptr;
-    auto it = streams_.find(op->fd);
-    multishot_state* st = it != streams_.end() && it->second.armed == op ? &it->second : nullptr;
-    if (!st) {  // its descriptor was closed: nobody will ask for this result
-        give_back({res, filled}, op->kind);
-        if (!more) {
-            free_record(op);
-        }
-        return;
-    }
-    const bool dry = op->kind == completion_kind::recv_pooled && res == -ENOBUFS;
-    if (dry) {
-        ++stats_.buffer_retries;  // the multishot ends; a waiter gets a buffer of its own below
-    } else if (!(op->cancel_sent && res == -ECANCELED)) {
-        st->ready.push_back({res, filled});
-        if (completion* w = std::exchange(st->waiter, nullptr)) {
-            hand_over(*st, *w, st->waiter_kind, st->waiter_span);
-            complete(*w);
-        }
-    }
-    if (more && st->ready.size() >= max_queued_shots && !op->cancel_sent) {
-        // Nobody is taking them: stop, so the socket (or backlog) holds the rest, as it would
-        // without io_uring, instead of this queue growing without bound.
-        op->cancel_sent = true;
-        cancel_now(reinterpret_cast<std::uint64_t>(op));
-    }
-    if (!more) {
-        st->armed = nullptr;
-        free_record(op);
-        if (st->waiter) {
-            rearm_for_waiter(*st, it->first, dry);
-        }
-    }
-}
-
-void uring_backend::rearm_for_waiter(multishot_state& st, int fd, bool dry) noexcept {
-    completion* w = st.waiter;
-    if (!dry) {  // the kernel ends a multishot now and then; it is still wanted
-        arm_multishot(st, fd, st.waiter_kind == completion_kind::accept ? completion_kind::accept
-                                                                         : completion_kind::recv_pooled);
-        if (st.armed) {
-            w->op = st.armed;
-            return;
-        }
-    }
-    // The ring ran dry (nothing was read) or the SQ is stuck: one plain receive for this
-    // waiter, into its own span or a buffer lent for the occasion.
-    st.waiter = nullptr;
-    op_record* op = new_record();
-    op->c = w;
-    op->kind = st.waiter_kind;
-    op->fd = fd;
-    if (op->kind == completion_kind::recv_pooled) {
-        op->own_buffer = pool_take();
-    }
-    const completion_request again{op->kind, fd, st.waiter_span.data(), st.waiter_span.size()};
-    if (op->kind != completion_kind::accept && prepare(*op, again)) {
-        w->op = op;
-        return;
-    }
-    if (op->own_buffer) {
-        pool_give(op->own_buffer);
-    }
-    free_record(op);
-    w->op = nullptr;
-    w->res = -EBUSY;
-    complete(*w);
-}
-
-void uring_backend::give_back(const shot& s, completion_kind kind) noexcept {
-    if (kind == completion_kind::accept && s.res >= 0) {
-        ::close(s.res);  // a connection nobody will take
-    }
-    if (s.buffer) {
-        pool_give(s.buffer);
-    }
-}
-
-void uring_backend::forget(int fd) noexcept {
-    auto it = streams_.find(fd);
-    if (it == streams_.end()) {
-        return;
-    }
-    multishot_state& st = it->second;
-    const completion_kind kind = st.armed ? st.armed->kind : st.waiter_kind;
-    if (op_record* op = st.armed) {
-        if (unsubmitted(*op)) {
-            retract(*op);
-            free_record(op);
-        } else {
-            // Until the kernel drops its reference the socket stays open (a listener keeps
-            // listening, a peer sees no close): the descriptor is being closed now. Its last
-            // CQE frees the record.
-            op->cancel_sent = true;
-            let_go_of_file(op);
-        }
-    }
-    for (const shot& s : st.ready) {
-        give_back(s, kind);
-    }
-    streams_.erase(it);
-}
-
 void uring_backend::on_op(op_record* op, int res, unsigned flags) noexcept {
-    if (op->multishot) {
-        on_multishot(op, res, flags);
-        return;
-    }
     op->sqe = nullptr;
     std::byte* filled = (flags & IORING_CQE_F_BUFFER) ? buffers_.take(flags >> IORING_CQE_BUFFER_SHIFT)
                                                       : nullptr;
@@ -386,8 +174,14 @@ void uring_backend::on_op(op_record* op, int res, unsigned flags) noexcept {
         op->plain_write = true;
         return;
     }
+    if (!op->stale) {
+        res = note_stream_error(*op, res);
+    }
     std::byte* own = std::exchange(op->own_buffer, nullptr);
-    if (!c) {  // abandoned: the frame is gone, only buffers to give back
+    if (!c) {  // abandoned or evicted: nobody takes the result, only buffers to give back
+        if (op->kind == completion_kind::accept && res >= 0) {
+            ::close(res);  // accepted as the frame went away: as if the task dropped it
+        }
         for (std::byte* b : {filled, own}) {
             if (b) {
                 pool_give(b);
@@ -409,6 +203,91 @@ void uring_backend::on_op(op_record* op, int res, unsigned flags) noexcept {
     c->op = nullptr;
     free_record(op);
     complete(*c);
+}
+
+namespace {
+
+/// Errors that end a connection abnormally; the kernel reports one once, to whichever call
+/// comes first. EPIPE is not one: the peer had finished (its FIN came first) or we shut down.
+bool ends_connection(int err) noexcept {
+    switch (err) {
+    case ECONNRESET:
+    case ECONNABORTED:
+    case ETIMEDOUT:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case ENETRESET:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool reads(completion_kind k) noexcept {
+    return k == completion_kind::recv || k == completion_kind::recv_pooled || k == completion_kind::read;
+}
+
+}  // namespace
+
+int uring_backend::note_stream_error(const op_record& op, int res) noexcept {
+    // A reset with a send and a receive pending: the send's completion may take the socket's
+    // error, and the receive then finds only the end of stream. Keep the error for the reader,
+    // so a truncated stream never looks complete (the readiness backends try the reader first).
+    if (res < 0 && (op.kind == completion_kind::send || op.kind == completion_kind::writev) &&
+        ends_connection(-res)) {
+        stream_errors_[op.fd] = -res;
+    } else if (res == 0 && !stream_errors_.empty() && reads(op.kind)) {
+        if (auto it = stream_errors_.find(op.fd); it != stream_errors_.end()) {
+            res = -it->second;
+            stream_errors_.erase(it);
+        }
+    }
+    return res;
+}
+
+void uring_backend::forget(int fd) noexcept {
+    stream_errors_.erase(fd);
+}
+
+void uring_backend::evict(int fd) noexcept {
+    stream_errors_.erase(fd);
+    const std::error_code stale = make_error_code(errc::stale_descriptor);
+    // Rare (a usage error caught), so a scan of the records is fine. Records are never
+    // allocated below, so the deque does not change under the loop.
+    for (op_record& op : records_) {
+        if (op.fd != fd || op.stale) {
+            continue;
+        }
+        if (io_wait* w = op.w) {
+            // A readiness wait's poll on the old file: ends the wait (its detach drops the poll,
+            // which lets go of the old file) instead of letting it retry on the new socket.
+            w->sched->wake_waiter(*w, stale);
+            continue;
+        }
+        completion* c = op.c;
+        if (!c) {
+            continue;  // abandoned: its CQE only frees the record
+        }
+        op.c = nullptr;
+        op.stale = true;  // its result, if one still comes, is the old file's: dropped
+        c->op = nullptr;
+        if (unsubmitted(op)) {
+            // Never seen by the kernel, which would have resolved the number to the new socket.
+            retract(op);
+            if (op.own_buffer) {
+                pool_give(op.own_buffer);
+            }
+            free_record(&op);
+        } else {
+            // On the old file: once this returns the kernel touches neither c's buffer nor
+            // the old file; the CQE that follows frees the record and anything it took.
+            op.cancel_sent = true;
+            let_go_of_file(&op);
+        }
+        c->res = -ECANCELED;
+        c->reason = stale;
+        complete(*c);
+    }
 }
 
 }  // namespace corio::detail::uring

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // What only the io_uring completion backend has: the epoll fallback, cancelled and destroyed
 // operations whose buffers the kernel must let go of first, the provided-buffer ring running
-// dry, and multishot accept. Each test opens io_uring itself, whatever CORIO_BACKEND says.
+// dry, and accepts and receives that take no more than asked for. Each test opens io_uring itself, whatever CORIO_BACKEND says.
 #include <corio/backend.hpp>
 #include <corio/cancel.hpp>
 #include <corio/error.hpp>
@@ -270,7 +270,7 @@ TEST_CASE("io_uring: connections that arrive before accept is called are all acc
         auto listener = corio::net::tcp_listener::bind(*corio::net::endpoint::parse("127.0.0.1:0"));
         REQUIRE(listener);
         const auto at = *listener->local_endpoint();
-        // The first accept arms the multishot accept; the next ones find queued connections.
+        // Connections that wait in the backlog while nobody accepts come out in order.
         std::vector<corio::net::tcp_stream> clients;
         auto first_client = co_await corio::net::tcp_stream::connect(at);
         REQUIRE(first_client);
@@ -294,7 +294,7 @@ TEST_CASE("io_uring: connections that arrive before accept is called are all acc
     }());
 }
 
-TEST_CASE("io_uring: bytes the multishot receive queued reach a later recv(span) in order, split "
+TEST_CASE("io_uring: bytes that arrive between receives reach a later recv(span) in order, split "
           "across calls when the span is short") {
     auto rt = io_uring_runtime_or_skip();
     if (!rt) {
@@ -304,11 +304,11 @@ TEST_CASE("io_uring: bytes the multishot receive queued reach a later recv(span)
     corio::net::tcp_stream s{corio::io_handle(pair.take(0))};
     rt->block_on([](corio::net::tcp_stream& s, int peer) -> task<> {
         REQUIRE(corio_test::send_text(peer, "first") == 5);
-        auto first = co_await s.recv();  // pooled: arms the multishot receive
+        auto first = co_await s.recv();  // pooled: the kernel picks a provided buffer
         REQUIRE(first);
         CHECK(corio_test::as_string(first->bytes()) == "first");
         REQUIRE(corio_test::send_text(peer, "abcdefgh") == 8);
-        co_await corio::yield();  // received with nobody waiting: queued
+        co_await corio::yield();  // nobody is receiving: the bytes wait in the socket
         co_await corio::yield();
         std::byte small[3];
         auto a = co_await s.handle().recv(small);

@@ -65,7 +65,8 @@ public:
     /// For a frame destroyed mid-operation: on return the kernel no longer touches `c`'s
     /// buffers and `c` is never resumed.
     virtual void abandon(completion& c) noexcept = 0;
-    /// A descriptor with backend-side state (a multishot accept) is being closed.
+    /// A descriptor with backend-side state (a send's connection error kept for its reader) is
+    /// being closed or released: the state goes, so the number's next owner does not inherit it.
     virtual void forget(int fd) noexcept = 0;
     /// The OS has just handed `fd` to a new owner, so any state still naming it belongs to a
     /// descriptor closed behind corio's back: its operations end with errc::stale_descriptor
