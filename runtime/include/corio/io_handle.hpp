@@ -59,7 +59,9 @@ public:
     /// Closes the descriptor. A parked reader or writer resumes with errc::closed.
     /// Errors: what close(2) reports (the descriptor is released regardless).
     result<void> close() noexcept;
-    /// Stops watching the descriptor and hands it back without closing it (-1 if none).
+    /// Stops watching the descriptor and hands it back without closing it (-1 if none). What
+    /// the kernel queued for it (bytes, connections) stays there for its next owner, on every
+    /// backend; a parked operation resumes with errc::closed.
     int release() noexcept;
 
     /// Runs `op` (a callable returning result<R>, one non-blocking attempt) until it does not
@@ -134,8 +136,8 @@ private:
     /// Whether an op of `dir` may be tried as a plain call before it is submitted: it follows an
     /// op of the same direction (sends in a row, where waiting a loop turn for each would halve
     /// the rate; a send after a receive, as in an echo, is batched into the loop's one enter
-    /// with the others), the handle looks ready, and no multishot receive holds bytes that must
-    /// come first.
+    /// with the others), the handle looks ready, and for a read, the backend keeps no error of a
+    /// failed send for the reader (a reset the read must report instead of the end of stream).
     bool may_try_first(interest dir) const noexcept {
         return last_done_ == static_cast<std::uint8_t>(dir) && ready_for(dir) &&
                !(dir == interest::read && backend_state_);
@@ -156,7 +158,7 @@ private:
     // Optimistic at first: try the call before asking the kernel (most calls succeed).
     // readiness::hangup stays once reported: the end of stream needs no further event.
     std::uint8_t ready_ = readiness::readable | readiness::writable;
-    bool backend_state_ = false;  // the completion backend keeps state for fd_ (multishot)
+    bool backend_state_ = false;  // the completion backend keeps state for fd_ (a send's reset)
     std::uint8_t last_done_ = 0;  // completion backend: the direction of the last op finished
     bool stale_ = false;          // orphan()ed: operations fail with errc::stale_descriptor
     // A direction is held by a readiness wait or by a submitted operation, never both.

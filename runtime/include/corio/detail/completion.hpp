@@ -70,7 +70,7 @@ public:
     virtual void forget(int fd) noexcept = 0;
     /// The OS has just handed `fd` to a new owner, so any state still naming it belongs to a
     /// descriptor closed behind corio's back: its operations end with errc::stale_descriptor
-    /// and nothing it took (a multishot's data or connections) reaches the new owner.
+    /// and nothing it took (bytes or a connection of the old file) reaches the new owner.
     virtual void evict(int fd) noexcept { (void)fd; }
     /// Arms a one-shot poll of `dir` on `fd`, owned by `w` (w.poll), for a readiness wait.
     /// Its result reaches w only through poll_ready(); never through a completion.

@@ -67,7 +67,7 @@ struct writev_op {
     }
     result<std::size_t> complete(completion& c) const noexcept { return c.bytes(); }
 };
-/// accept4(2): a non-blocking, close-on-exec descriptor (multishot accept on io_uring).
+/// accept4(2): a non-blocking, close-on-exec descriptor (one submitted accept on io_uring).
 struct accept_op {
     int fd;
     result<int> operator()() const noexcept { return sys_accept(fd, nullptr, nullptr); }
