@@ -284,8 +284,10 @@ TEST_CASE("an event fetched for a descriptor closed and reused within the batch 
     for (const auto& e : log.entries) {
         CHECK(e.id != 3);
     }
-    if (log.entries.size() == 1) {
-        CHECK(third->fd(0) == c.victim_fd);  // the descriptor number was reused
+    // The number is reused unless a lower one was freed meanwhile (libkqueue closes a dropped
+    // kqueue's descriptors from its own thread): then the case did not arise this time.
+    if (log.entries.size() == 1 && third->fd(0) != c.victim_fd) {
+        WARN("descriptor " << c.victim_fd << " was not reused (got " << third->fd(0) << ")");
     }
     CHECK(r->remove(*t1));
     CHECK(r->remove(c.replacement_token));
