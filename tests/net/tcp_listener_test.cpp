@@ -235,8 +235,7 @@ TEST_CASE(
         return;
     }
     run_test([]() -> task<> {
-        // The limit comes first: io_uring's multishot accept reads RLIMIT_NOFILE when it is
-        // armed (at the first accept), as a server's limit is fixed before it starts anyway.
+        // The limit comes first, as a server's limit is fixed before it starts.
         descriptor_cap cap(static_cast<rlim_t>(highest_open_descriptor()) + 12);
         auto listener = bind_loopback();
         auto [client, server] = co_await connect_pair(listener);
