@@ -24,7 +24,7 @@ namespace {
 using corio::task;
 using corio_test::as_string;
 
-// Turns of the loop during which a backend that reads ahead (io_uring's multishot operations)
+// Turns of the loop during which a backend that read ahead (io_uring's multishot operations did)
 // would take what arrived: each yield lets the loop poll its kernel queue once.
 constexpr int loop_turns = 4;
 
@@ -40,7 +40,7 @@ TEST_CASE("release() after receives leaves bytes the peer sent since in the sock
     corio::net::tcp_stream s{corio::io_handle(pair.take(0))};
     const int released = rt.block_on([](corio::net::tcp_stream& s, int peer) -> task<int> {
         REQUIRE(corio_test::send_text(peer, "first") == 5);
-        auto pooled = co_await s.recv();  // the pooled receive (multishot on io_uring)
+        auto pooled = co_await s.recv();  // the pooled receive (once a multishot on io_uring)
         REQUIRE(pooled);
         CHECK(as_string(pooled->bytes()) == "first");
         std::byte buf[8];
@@ -68,7 +68,7 @@ TEST_CASE("release() of a listener that has accepted leaves waiting connections 
                                         std::vector<corio::net::tcp_stream>& clients) -> task<int> {
         auto first_client = co_await corio::net::tcp_stream::connect(at);
         REQUIRE(first_client);
-        auto first = co_await l.accept();  // arms the multishot accept on io_uring
+        auto first = co_await l.accept();  // once armed a multishot accept on io_uring
         REQUIRE(first);
         for (int i = 0; i < 2; ++i) {
             auto c = co_await corio::net::tcp_stream::connect(at);
