@@ -128,7 +128,7 @@ TEST_CASE("a thread_local runtime gives back all its memory at every thread exit
     }
     INFO("backend " << backend);
     const std::size_t before = heap_in_use();
-    constexpr int threads = 100;
+    constexpr int threads = 300;
     for (int i = 0; i < threads; ++i) {
         REQUIRE(run_thread(backend) == "");
     }
@@ -136,11 +136,13 @@ TEST_CASE("a thread_local runtime gives back all its memory at every thread exit
     const std::ptrdiff_t growth =
         static_cast<std::ptrdiff_t>(after) - static_cast<std::ptrdiff_t>(before);
     INFO("heap in use grew by " << growth << " bytes over " << threads << " thread exits");
-    // Before the fix each exit leaked at least a 16 KiB pooled buffer (1.6 MiB here; io_uring's
-    // ring, ~16 MiB an exit). The bound, 655 bytes an exit, leaves room only for noise: the
-    // kqueue emulation (libkqueue) frees a closed kqueue's state from its own monitor thread, so
-    // a few may still be pending when this measures (up to ~11 KiB seen).
-    CHECK(growth < 64 * 1024);
+    // Before the fix each exit leaked at least a 16 KiB pooled buffer (4.8 MiB here; io_uring's
+    // ring, ~16 MiB an exit). The bound leaves room only for noise. The kqueue emulation
+    // (libkqueue) frees a closed kqueue's state from its own monitor thread, so under load a
+    // number of them may still be pending when this measures (146 KiB seen in CI): a backlog
+    // that does not grow with the thread count, unlike a leak.
+    const std::ptrdiff_t bound = backend == "kqueue" ? 1024 * 1024 : 64 * 1024;
+    CHECK(growth < bound);
 }
 
 }  // namespace
