@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/descriptor_limit.hpp"
 #include "support/net_loopback.hpp"
 
 #include <algorithm>
@@ -213,25 +214,11 @@ private:
     std::vector<int> fds_;
 };
 
-// UBSan's vptr check (part of -fsanitize=undefined) probes memory through a new pipe on every
-// cache miss (sanitizer_common's IsAccessibleMemoryRange). With no descriptor free, the pipe
-// fails and it reports a false "invalid vptr" and aborts, so a sanitized build cannot run out of
-// descriptors. The weak declarations are null unless the UBSan runtime is linked in.
-extern "C" __attribute__((weak)) void __ubsan_handle_dynamic_type_cache_miss(void*, void*,
-                                                                             unsigned long);
-extern "C" __attribute__((weak)) void __ubsan_handle_dynamic_type_cache_miss_abort(void*, void*,
-                                                                                   unsigned long);
-
-bool vptr_checks_need_descriptors() {
-    return __ubsan_handle_dynamic_type_cache_miss != nullptr ||
-           __ubsan_handle_dynamic_type_cache_miss_abort != nullptr;
-}
-
 TEST_CASE(
     "out of descriptors, accept waits while existing connections are served, and "
     "accepts the pending connection once descriptors are freed") {
-    if (vptr_checks_need_descriptors()) {
-        WARN("skipped: UBSan's vptr check needs free descriptors (see above)");
+    if (corio_test::vptr_checks_need_descriptors()) {
+        WARN("skipped: UBSan's vptr check needs free descriptors (support/descriptor_limit.hpp)");
         return;
     }
     run_test([]() -> task<> {
