@@ -81,7 +81,6 @@ result<void> io_handle::close() noexcept {
 }
 
 int io_handle::release() noexcept {
-    const auto closed = make_error_code(errc::closed);
     if (auto* port = sched_ ? sched_->io().completions() : nullptr) {
         // Operations in the kernel hold the file: let go of it now, whether or not the loop
         // runs again, so the peer sees this close at once (as on every other backend).
@@ -91,12 +90,7 @@ int io_handle::release() noexcept {
             }
         }
     }
-    for (detail::waiter* w : {static_cast<detail::waiter*>(reader_), static_cast<detail::waiter*>(writer_),
-                              static_cast<detail::waiter*>(reading_), static_cast<detail::waiter*>(writing_)}) {
-        if (w) {
-            sched_->wake_waiter(*w, closed);
-        }
-    }
+    wake_all(make_error_code(errc::closed));
     if (backend_state_ && token_.valid()) {  // token_ invalid: the runtime is already gone
         if (auto* port = sched_->io().completions()) {
             port->forget(fd_);
@@ -106,6 +100,15 @@ int io_handle::release() noexcept {
     deregister();
     ready_ = readiness::readable | readiness::writable;
     return std::exchange(fd_, -1);
+}
+
+void io_handle::wake_all(std::error_code why) noexcept {
+    for (detail::waiter* w : {static_cast<detail::waiter*>(reader_), static_cast<detail::waiter*>(writer_),
+                              static_cast<detail::waiter*>(reading_), static_cast<detail::waiter*>(writing_)}) {
+        if (w) {
+            sched_->wake_waiter(*w, why);
+        }
+    }
 }
 
 void io_handle::check_free(interest dir) const {

@@ -100,17 +100,11 @@ void io_handle::claim() noexcept {
 }
 
 void io_handle::orphan() noexcept {
-    const auto stale = make_error_code(errc::stale_descriptor);
     token_ = {};  // the reactor has removed the registration already
     registered_ = interest::none;
     // Submitted operations (io_uring) hold the old file, never the new one: they are cancelled
     // and resume with the same error (or with what the old file gave them meanwhile).
-    for (detail::waiter* w : {static_cast<detail::waiter*>(reader_), static_cast<detail::waiter*>(writer_),
-                              static_cast<detail::waiter*>(reading_), static_cast<detail::waiter*>(writing_)}) {
-        if (w) {
-            sched_->wake_waiter(*w, stale);
-        }
-    }
+    wake_all(make_error_code(errc::stale_descriptor));
     backend_state_ = false;  // completion_port::evict drops the port's state for the number
     fd_ = -1;
     stale_ = true;

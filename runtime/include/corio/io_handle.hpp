@@ -149,6 +149,8 @@ private:
     void check_runtime(detail::scheduler& s) const;
     bool has_parked() const noexcept { return reader_ || writer_ || reading_ || writing_; }
     void deregister() noexcept;
+    // Resumes every parked or submitted operation with `why` (submitted ones once cancelled).
+    void wake_all(std::error_code why) noexcept;
     void take(io_handle& o);
 
     int fd_ = -1;
