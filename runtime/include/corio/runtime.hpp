@@ -3,6 +3,7 @@
 #pragma once
 
 #include <corio/clock.hpp>
+#include <corio/detail/blocking_pool.hpp>
 #include <corio/detail/scheduler.hpp>
 #include <corio/result.hpp>
 #include <corio/task.hpp>
@@ -26,6 +27,11 @@ struct runtime_options {
     std::function<void(std::exception_ptr)> on_unhandled_exception;
     /// Backend settings, e.g. the io_uring ring size (reactor_options::io_uring_entries).
     reactor_options backend_options;
+    /// How many loops (threads) run tasks, each with its own reactor and timers; 0 counts as 1.
+    unsigned threads = 1;
+    /// At most this many threads run spawn_blocking() work at once (started on demand); 0
+    /// counts as 1.
+    std::size_t blocking_threads = 64;
 };
 
 namespace detail {
@@ -117,7 +123,9 @@ public:
     reactor_stats backend_stats() const noexcept;
 
 private:
-    explicit runtime(std::unique_ptr<detail::scheduler> s) noexcept;
+    runtime(std::unique_ptr<detail::scheduler> s, std::unique_ptr<detail::blocking_pool> pool) noexcept;
+    // Declared first, destroyed last: a loop's tasks may wait on the pool until they go.
+    std::unique_ptr<detail::blocking_pool> pool_;
     std::unique_ptr<detail::scheduler> sched_;
 };
 

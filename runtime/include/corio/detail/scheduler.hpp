@@ -23,6 +23,8 @@
 
 namespace corio::detail {
 
+class blocking_pool;
+
 /// A waiter parked on the timer queue (sleeps, timeouts): fires by waking itself.
 struct timed_waiter final : waiter, timer_node {
     timed_waiter() noexcept {
@@ -51,6 +53,9 @@ public:
     static scheduler* current() noexcept;
 
     reactor& io() noexcept { return *reactor_; }
+    /// The runtime's pool for blocking calls (shared by all its loops); set by the runtime.
+    blocking_pool* blocking() const noexcept { return blocking_; }
+    void set_blocking_pool(blocking_pool* pool) noexcept { blocking_ = pool; }
     timer_queue& timers() noexcept { return timers_; }
     clock_type::time_point now() const noexcept {
         return clock_ ? clock_->now() : clock_type::now();
@@ -102,6 +107,7 @@ private:
     void report(std::exception_ptr e) noexcept;
 
     std::unique_ptr<reactor> reactor_;
+    blocking_pool* blocking_ = nullptr;
     timer_queue timers_;
     manual_clock* clock_;
     clock_type::time_point polled_at_ = clock_type::now();
