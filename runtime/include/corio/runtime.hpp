@@ -2,6 +2,7 @@
 // runtime: owns a scheduler (run queue, reactor, timers) and runs tasks on it.
 #pragma once
 
+#include <corio/cancel.hpp>
 #include <corio/clock.hpp>
 #include <corio/detail/blocking_pool.hpp>
 #include <corio/detail/scheduler.hpp>
@@ -11,6 +12,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <string_view>
 
@@ -112,6 +114,11 @@ public:
         }
         sched_->spawn(h, h.promise());
     }
+    /// As spawn(t), with `token` as its ambient stop token (see corio::spawn(t, token)).
+    template <class T>
+    void spawn(task<T> t, std::stop_token token) {
+        spawn(with_stop_token(std::move(token), std::move(t)));
+    }
 
     /// Runs spawned tasks until stop() is called.
     void run();
@@ -129,7 +136,10 @@ private:
     std::unique_ptr<detail::scheduler> sched_;
 };
 
-/// Spawns `t` on the runtime running the calling coroutine. Throws usage_error outside one.
+/// Spawns `t` detached on the loop running the calling coroutine: it runs on, unowned by the
+/// caller, until it finishes or the runtime is destroyed, and it does not inherit the caller's
+/// cancellation (with_timeout around the caller does not reach it; use a task_group for
+/// children that must end with their parent). Throws usage_error outside a runtime.
 template <class T>
 void spawn(task<T> t) {
     auto* s = detail::scheduler::current();
@@ -141,6 +151,14 @@ void spawn(task<T> t) {
         throw usage_error("corio::spawn: empty task");
     }
     s->spawn(h, h.promise());
+}
+
+/// As spawn(t), with `token` as the task's ambient stop token: once it is stopped, every wait
+/// inside `t`, however deep, resumes with operation_canceled. The token's stop_source may live
+/// on any thread and must not be what `t` alone keeps alive.
+template <class T>
+void spawn(task<T> t, std::stop_token token) {
+    spawn(with_stop_token(std::move(token), std::move(t)));
 }
 
 /// Suspends the calling task and puts it at the back of the run queue.
