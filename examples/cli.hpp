@@ -78,10 +78,12 @@ public:
         }
         return *ep;
     }
-    /// A runtime on the --backend chosen ("" = default); usage and exit 2 when it cannot open.
-    corio::runtime runtime(const std::string& backend) const {
+    /// A runtime of `threads` loops on the --backend chosen ("" = default); usage and exit 2
+    /// when it cannot open.
+    corio::runtime runtime(const std::string& backend, unsigned threads = 1) const {
         corio::runtime_options options;
         options.backend = backend;
+        options.threads = threads;
         auto rt = corio::runtime::create(std::move(options));
         if (!rt) {
             // Say where an empty --backend's name came from: the environment, or the default.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// echo_server: one coroutine per connection echoes every byte; SIGINT/SIGTERM drain and exit.
+// echo_server: one coroutine per connection echoes every byte, on one loop per thread (--threads);
+// SIGINT/SIGTERM drain and exit.
 #include <corio/cancel.hpp>
 #include <corio/event.hpp>
 #include <corio/net/tcp_listener.hpp>
@@ -11,6 +12,8 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <stop_token>
+#include <vector>
 #include <cstdlib>
 
 using namespace std::chrono_literals;
@@ -19,10 +22,11 @@ using corio::net::tcp_listener;
 using corio::net::tcp_stream;
 
 constexpr const char* usage =
-    "usage: echo_server [--host H] [--port P] [--backend NAME] [--drain-seconds S]\n"
-    "                   [--stats] [--list-backends] [--help]\n"
+    "usage: echo_server [--host H] [--port P] [--backend NAME] [--threads N]\n"
+    "                   [--drain-seconds S] [--stats] [--list-backends] [--help]\n"
     "Echoes every byte on each TCP connection. Defaults: --host 127.0.0.1 --port 7000;\n"
     "on SIGINT/SIGTERM it stops accepting and gives open connections S seconds (default 5).\n"
+    "--threads N: N loops, each on its own thread with its own SO_REUSEPORT listener (default 1).\n"
     "--stats: at exit, print the backend's counters (io_uring: SQEs per io_uring_enter).\n";
 
 struct connections {
@@ -58,11 +62,11 @@ task<> echo(tcp_stream s, connections& live) {
     }
 }
 
-// The first signal drains; a second one, while draining, ends the server at once.
-task<> close_on_signal(corio::signal_listener& signals, tcp_listener& listener) {
+// The first signal drains every loop; a second one, while draining, ends the server at once.
+task<> stop_on_signal(corio::signal_listener& signals, std::stop_source& stop) {
     auto sig = co_await signals.wait();
     fmt::print(stderr, "echo_server: {}, draining\n", sig ? strsignal(*sig) : "signal wait failed");
-    (void)listener.close();  // the pending accept() resumes with errc::closed
+    stop.request_stop();  // each loop's pending accept() resumes with operation_canceled
     sig = co_await signals.wait();
     if (sig) {
         fmt::print(stderr, "echo_server: {} again, exiting now\n", strsignal(*sig));
@@ -70,13 +74,27 @@ task<> close_on_signal(corio::signal_listener& signals, tcp_listener& listener) 
     }
 }
 
-task<> serve(corio::signal_listener& signals, tcp_listener& listener, std::chrono::seconds drain) {
+// Counts the loops still serving; lives on loop 0, so only tasks on loop 0 touch it.
+struct finish_line {
+    int serving = 0;
+    corio::event all_done;
+};
+
+task<> cross(finish_line& line) {
+    if (--line.serving == 0) {
+        line.all_done.set();
+    }
+    co_return;
+}
+
+// One loop's server: accepts on its own listener until `stop`, then drains its connections.
+task<> serve(tcp_listener listener, std::stop_token stop, std::chrono::seconds drain,
+             finish_line& line) {
     connections live;
-    corio::spawn(close_on_signal(signals, listener));
     for (;;) {
-        auto s = co_await listener.accept();
+        auto s = co_await listener.accept(stop);
         if (!s) {
-            if (s.error() == corio::errc::closed) {
+            if (s.error() == std::errc::operation_canceled) {
                 break;
             }
             fmt::print(stderr, "echo_server: accept: {}\n", s.error().message());
@@ -84,6 +102,7 @@ task<> serve(corio::signal_listener& signals, tcp_listener& listener, std::chron
         }
         corio::spawn(echo(std::move(*s), live));
     }
+    (void)listener.close();
     if (live.open > 0) {
         live.none_open.reset();
         auto drained = co_await corio::with_timeout(drain, [](connections& c) -> task<> {
@@ -92,12 +111,41 @@ task<> serve(corio::signal_listener& signals, tcp_listener& listener, std::chron
         fmt::print(stderr, "echo_server: {} connection(s) {}\n", live.open,
                    drained ? "left" : "still open at the deadline; closing them");
     }
+    corio::spawn_on(0, cross(line));  // `line` is loop 0's: tell it there
+}
+
+task<> serve_all(corio::runtime& rt, corio::signal_listener& signals,
+                 std::vector<tcp_listener> listeners, std::chrono::seconds drain) {
+    std::stop_source stop;
+    finish_line line;
+    line.serving = static_cast<int>(listeners.size());
+    corio::spawn(stop_on_signal(signals, stop));
+    for (unsigned i = 0; i < listeners.size(); ++i) {
+        rt.spawn_on(i, serve(std::move(listeners[i]), stop.get_token(), drain, line));
+    }
+    (void)co_await line.all_done.wait();
+}
+
+// One listener alone keeps SO_REUSEPORT off, so a second server on the port fails to bind.
+corio::result<std::vector<tcp_listener>> bind_listeners(const corio::net::endpoint& ep,
+                                                        unsigned threads) {
+    if (threads > 1) {
+        return tcp_listener::bind_per_thread(ep, threads);
+    }
+    auto one = tcp_listener::bind(ep);
+    if (!one) {
+        return one.error();
+    }
+    std::vector<tcp_listener> listeners;
+    listeners.push_back(std::move(*one));
+    return listeners;
 }
 
 int main(int argc, char** argv) {
     std::string host = "127.0.0.1", backend;
     std::uint16_t port = 7000;
     int drain = 5;
+    unsigned threads = 1;
     bool stats = false;
     cli::args a(argc, argv, usage);
     while (a.next()) {
@@ -106,6 +154,8 @@ int main(int argc, char** argv) {
             host = a.value();
         } else if (a.is("--port")) {
             port = a.number<std::uint16_t>(0, 65535);
+        } else if (a.is("--threads")) {
+            threads = a.number<unsigned>(1, 256);
         } else if (a.is("--stats")) {
             stats = true;
         } else if (a.is("--drain-seconds")) {
@@ -116,10 +166,10 @@ int main(int argc, char** argv) {
     }
     const auto ep = a.endpoint(host, port);
     cli::raise_fd_limit();
-    corio::runtime rt = a.runtime(backend);
-    auto listener = tcp_listener::bind(ep);
-    if (!listener) {
-        fmt::print(stderr, "echo_server: bind {}: {}\n", ep.to_string(), listener.error().message());
+    corio::runtime rt = a.runtime(backend, threads);
+    auto listeners = bind_listeners(ep, threads);
+    if (!listeners) {
+        fmt::print(stderr, "echo_server: bind {}: {}\n", ep.to_string(), listeners.error().message());
         return 1;
     }
     // Caught from before the server says it listens: a signal sent as soon as it does is not fatal.
@@ -128,9 +178,10 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "echo_server: signals: {}\n", signals.error().message());
         return 1;
     }
-    fmt::print("listening on {} ({})\n", listener->local_endpoint()->to_string(), rt.backend_name());
+    fmt::print("listening on {} ({})\n", listeners->front().local_endpoint()->to_string(),
+               rt.backend_name());
     std::fflush(stdout);
-    rt.block_on(serve(*signals, *listener, std::chrono::seconds(drain)));
+    rt.block_on(serve_all(rt, *signals, std::move(*listeners), std::chrono::seconds(drain)));
     if (stats) {
         const corio::reactor_stats st = rt.backend_stats();
         fmt::print(stderr, "echo_server: {} enters, {} SQEs submitted ({:.2f} per enter), {} operations, "

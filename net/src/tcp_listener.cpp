@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <vector>
 
 #include <netinet/in.h>
 #include <sys/select.h>
@@ -88,6 +89,34 @@ result<tcp_listener> tcp_listener::bind(const endpoint& local, listen_options op
         return last_error();
     }
     return tcp_listener(std::move(h));
+}
+
+result<std::vector<tcp_listener>> tcp_listener::bind_per_thread(const endpoint& local,
+                                                                unsigned count,
+                                                                listen_options options) {
+    if (count == 0) {
+        return std::errc::invalid_argument;
+    }
+    options.reuse_port = true;
+    std::vector<tcp_listener> listeners;
+    listeners.reserve(count);
+    endpoint at = local;
+    for (unsigned i = 0; i < count; ++i) {
+        auto l = bind(at, options);
+        if (!l) {
+            return l.error();
+        }
+        if (i == 0) {
+            // Port 0 asks the kernel for a port once; the others join that one.
+            auto bound = l->local_endpoint();
+            if (!bound) {
+                return bound.error();
+            }
+            at = *bound;
+        }
+        listeners.push_back(std::move(*l));
+    }
+    return listeners;
 }
 
 task<result<tcp_stream>> tcp_listener::accept(std::stop_token token, std::string_view refusal) {

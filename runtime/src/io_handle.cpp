@@ -121,8 +121,10 @@ void io_handle::check_free(interest dir) const {
 }
 
 void io_handle::check_runtime(detail::scheduler& s) const {
-    if (sched_ && sched_ != &s && (token_.valid() || has_parked())) {
-        throw usage_error("corio::io_handle: handle used from a second runtime");
+    if (owned_elsewhere(s)) {
+        throw usage_error(
+            "corio::io_handle: handle used on a second loop or runtime (a handle belongs to the "
+            "loop that first waited on it)");
     }
 }
 

@@ -1,22 +1,173 @@
 // SPDX-License-Identifier: MIT
-// runtime construction and the run/stop entry points.
+// runtime construction, its loop threads, and the run/stop entry points.
 #include <corio/runtime.hpp>
 
+#include <corio/detail/blocking_pool.hpp>
+
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <exception>
+#include <mutex>
 #include <system_error>
+#include <thread>
+#include <vector>
+
+namespace corio::detail {
+
+/// The loops of one runtime: loop 0 is driven by block_on()/run(), loops 1.. by threads
+/// started here. Heap-allocated once, so the schedulers' pointer to the list survives moves
+/// of the runtime.
+class loop_group {
+public:
+    loop_group(std::size_t blocking_threads, std::vector<std::unique_ptr<scheduler>> loops)
+        : pool_(blocking_threads), owned_(std::move(loops)) {
+        for (auto& s : owned_) {
+            loops_.push_back(s.get());
+        }
+        for (unsigned i = 0; i < loops_.size(); ++i) {
+            loops_[i]->join_group(&loops_, i);
+            loops_[i]->set_blocking_pool(&pool_);
+        }
+    }
+    loop_group(const loop_group&) = delete;
+    loop_group& operator=(const loop_group&) = delete;
+    ~loop_group() { shut_down(); }
+
+    /// Starts loops 1.. on their threads. Errors: the OS error from creating a thread (the
+    /// threads already started are stopped and joined).
+    result<void> start() {
+        for (unsigned i = 1; i < loops_.size(); ++i) {
+            try {
+                threads_.emplace_back([this, i] { run_worker(i); });
+            } catch (const std::system_error& e) {
+                shut_down();
+                return e.code();
+            }
+        }
+        return {};
+    }
+
+    scheduler& loop(std::size_t i) noexcept { return *loops_[i]; }
+    std::size_t size() const noexcept { return loops_.size(); }
+    const std::vector<scheduler*>& loops() const noexcept { return loops_; }
+
+    void stop_all() noexcept {
+        {
+            std::lock_guard lock(mutex_);
+            should_run_ = false;
+        }
+        for (scheduler* s : loops_) {
+            s->request_stop();
+        }
+    }
+
+    /// Runs loops 1.. again after a stop(): one still running forgets the stop, one that ended
+    /// starts again.
+    void restart() noexcept {
+        std::lock_guard lock(mutex_);
+        if (should_run_) {
+            return;
+        }
+        should_run_ = true;
+        for (unsigned i = 1; i < loops_.size(); ++i) {
+            loops_[i]->clear_stop();
+        }
+        changed_.notify_all();
+    }
+
+private:
+    void run_worker(unsigned i) {
+        scheduler& s = *loops_[i];
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            // should_run_ is the last word of stop_all()/restart(): a loop that consumed a stop
+            // after a restart() runs again here rather than missing it.
+            changed_.wait(lock, [&] { return shutdown_ || should_run_; });
+            if (shutdown_) {
+                break;
+            }
+            lock.unlock();
+            try {
+                s.run_until([] { return false; });
+            } catch (const std::exception& e) {
+                // Nobody can receive it on this thread: the loop cannot go on, and its tasks
+                // would hang silently.
+                fmt::print(stderr, "corio: loop {} failed: {}\n", i, e.what());
+                std::terminate();
+            }
+            lock.lock();
+        }
+        // Every loop has stopped before any is destroyed, so no task can hand work to a loop
+        // that is going away. The frames of a loop are destroyed on its own thread.
+        ++stopped_;
+        changed_.notify_all();
+        changed_.wait(lock, [&] { return destroy_; });
+        lock.unlock();
+        owned_[i].reset();
+    }
+
+    void shut_down() noexcept {
+        {
+            std::lock_guard lock(mutex_);
+            if (shutdown_) {
+                return;
+            }
+            shutdown_ = true;
+        }
+        for (scheduler* s : loops_) {
+            s->request_stop();
+        }
+        std::unique_lock lock(mutex_);
+        changed_.notify_all();
+        changed_.wait(lock, [&] { return stopped_ == threads_.size(); });
+        destroy_ = true;
+        changed_.notify_all();
+        lock.unlock();
+        for (auto& t : threads_) {
+            t.join();
+        }
+        owned_.clear();  // loop 0, on the thread destroying the runtime
+    }
+
+    blocking_pool pool_;  // first: destroyed after every loop, whose tasks may wait on it
+    std::vector<std::unique_ptr<scheduler>> owned_;
+    std::vector<scheduler*> loops_;
+    std::vector<std::thread> threads_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::size_t stopped_ = 0;
+    bool should_run_ = true;
+    bool shutdown_ = false;
+    bool destroy_ = false;
+};
+
+}  // namespace corio::detail
 
 namespace corio {
 
 result<runtime> runtime::create(runtime_options options) {
-    auto r = reactor::open(options.backend, options.backend_options);
-    if (!r) {
-        return r.error();
+    const unsigned threads = std::max(options.threads, 1U);
+    if (threads > 1 && options.clock) {
+        return std::make_error_code(std::errc::invalid_argument);
     }
-    auto pool = std::make_unique<detail::blocking_pool>(std::max<std::size_t>(options.blocking_threads, 1));
-    auto sched = std::make_unique<detail::scheduler>(std::move(*r), options.clock,
-                                                     std::move(options.on_unhandled_exception));
-    sched->set_blocking_pool(pool.get());
-    return runtime(std::move(sched), std::move(pool));
+    std::vector<std::unique_ptr<detail::scheduler>> loops;
+    for (unsigned i = 0; i < threads; ++i) {
+        auto r = reactor::open(options.backend, options.backend_options);
+        if (!r) {
+            return r.error();
+        }
+        loops.push_back(std::make_unique<detail::scheduler>(std::move(*r), options.clock,
+                                                            options.on_unhandled_exception));
+    }
+    auto group = std::make_unique<detail::loop_group>(std::max<std::size_t>(options.blocking_threads, 1),
+                                                      std::move(loops));
+    if (auto started = group->start(); !started) {
+        return started.error();
+    }
+    return runtime(std::move(group));
 }
 
 runtime::runtime(runtime_options options) {
@@ -24,28 +175,61 @@ runtime::runtime(runtime_options options) {
     if (!r) {
         throw std::system_error(r.error(), "corio::runtime");
     }
-    pool_ = std::move(r->pool_);
-    sched_ = std::move(r->sched_);
+    group_ = std::move(r->group_);
+    sched_ = std::exchange(r->sched_, nullptr);
 }
 
-runtime::runtime(std::unique_ptr<detail::scheduler> s,
-                 std::unique_ptr<detail::blocking_pool> pool) noexcept
-    : pool_(std::move(pool)), sched_(std::move(s)) {}
-runtime::runtime(runtime&&) noexcept = default;
-runtime& runtime::operator=(runtime&&) noexcept = default;
+runtime::runtime(std::unique_ptr<detail::loop_group> group) noexcept
+    : group_(std::move(group)), sched_(&group_->loop(0)) {}
+runtime::runtime(runtime&& o) noexcept
+    : group_(std::move(o.group_)), sched_(std::exchange(o.sched_, nullptr)) {}
+runtime& runtime::operator=(runtime&& o) noexcept {
+    if (this != &o) {
+        group_ = std::move(o.group_);
+        sched_ = std::exchange(o.sched_, nullptr);
+    }
+    return *this;
+}
 runtime::~runtime() = default;
 
+void runtime::restart_loops() noexcept { group_->restart(); }
+
+detail::scheduler& runtime::loop_at(unsigned loop, std::coroutine_handle<> frame) {
+    if (loop >= group_->size()) {
+        frame.destroy();
+        throw usage_error("corio::runtime::spawn_on: no such loop in this runtime");
+    }
+    return group_->loop(loop);
+}
+
 void runtime::run() {
+    restart_loops();
     sched_->run_until([] { return false; });
 }
 
 void runtime::stop() noexcept {
-    if (sched_) {
-        sched_->request_stop();
+    if (group_) {
+        group_->stop_all();
     }
 }
 
+unsigned runtime::threads() const noexcept { return static_cast<unsigned>(group_->size()); }
+
 std::string_view runtime::backend_name() const noexcept { return sched_->io().backend_name(); }
-reactor_stats runtime::backend_stats() const noexcept { return sched_->io().stats(); }
+
+reactor_stats runtime::backend_stats() const noexcept {
+    reactor_stats sum;
+    for (detail::scheduler* s : group_->loops()) {
+        const reactor_stats one = s->io().stats();
+        sum.enters += one.enters;
+        sum.submissions += one.submissions;
+        sum.operations += one.operations;
+        sum.buffer_retries += one.buffer_retries;
+        sum.full_sq_submits += one.full_sq_submits;
+        sum.cq_overflows += one.cq_overflows;
+        sum.stashed_completions += one.stashed_completions;
+    }
+    return sum;
+}
 
 }  // namespace corio

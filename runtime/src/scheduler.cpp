@@ -42,9 +42,14 @@ scheduler::scheduler(std::unique_ptr<reactor> r, manual_clock* clock,
 scheduler::~scheduler() {
     current_guard guard(this);  // destructors of parked awaitables look for their scheduler
     ready_.clear();
+    std::vector<std::pair<std::coroutine_handle<>, promise_base*>> unadopted;
     {
         std::lock_guard lock(remote_mutex_);
         remote_ready_.clear();
+        unadopted.swap(remote_spawns_);
+    }
+    for (auto& [frame, promise] : unadopted) {
+        frame.destroy();  // never started: handed over by spawn_on after this loop's last turn
     }
     while (spawned_head_) {
         promise_base* p = spawned_head_;
@@ -98,8 +103,30 @@ void scheduler::schedule_remote(std::coroutine_handle<> h) {
         std::lock_guard lock(remote_mutex_);
         remote_ready_.push_back(h);
     }
-    remote_pending_.store(true, std::memory_order_release);
-    wake();
+    notify_remote();
+}
+
+void scheduler::spawn_remote(std::coroutine_handle<> h, promise_base& p) {
+    if (current_scheduler == this) {
+        spawn(h, p);
+        return;
+    }
+    {
+        std::lock_guard lock(remote_mutex_);
+        remote_spawns_.emplace_back(h, &p);
+    }
+    notify_remote();
+}
+
+void scheduler::notify_remote() noexcept {
+    // Pairs with park_timeout(): this stores pending then reads parked_, the loop stores parked_
+    // then reads pending (both seq_cst), so at least one of them sees the other. The exchange
+    // lets only the first producer of a burst pay for the wake (an eventfd write or msg_ring).
+    remote_pending_.store(true, std::memory_order_seq_cst);
+    if (parked_.load(std::memory_order_seq_cst) && parked_.exchange(false)) {
+        remote_wakes_.fetch_add(1, std::memory_order_relaxed);
+        wake();
+    }
 }
 
 void scheduler::request_cancel(waiter& w) noexcept {
@@ -112,8 +139,7 @@ void scheduler::request_cancel(waiter& w) noexcept {
         remote_cancels_.push_back(&w);
         w.remote_cancel_pending.store(true, std::memory_order_relaxed);
     }
-    remote_pending_.store(true, std::memory_order_release);
-    wake();
+    notify_remote();
 }
 
 void scheduler::forget_remote_cancel(waiter& w) noexcept {
@@ -133,6 +159,10 @@ void scheduler::drain_remote() {
             ready_.push(h);
         }
         remote_ready_.clear();
+        for (auto& [frame, promise] : remote_spawns_) {
+            spawn(frame, *promise);
+        }
+        remote_spawns_.clear();
         cancels.swap(remote_cancels_);
         for (waiter* w : cancels) {
             w->remote_cancel_pending.store(false, std::memory_order_relaxed);
@@ -197,7 +227,7 @@ void scheduler::report_escaped(std::exception_ptr e) noexcept { report(std::move
 
 void scheduler::request_stop() noexcept {
     stop_requested_.store(true, std::memory_order_release);
-    wake();
+    wake();  // unconditionally: stop is rare, and must reach a loop blocked without a hand-off
 }
 
 void scheduler::run_ready_batch() {
@@ -237,6 +267,21 @@ std::optional<std::chrono::nanoseconds> scheduler::poll_timeout() {
     return std::chrono::nanoseconds(static_cast<std::int64_t>(std::min(left, cap)));
 }
 
+std::optional<std::chrono::nanoseconds> scheduler::park_timeout() {
+    auto timeout = poll_timeout();
+    if (timeout && *timeout == std::chrono::nanoseconds(0)) {
+        return timeout;
+    }
+    // About to block: from here on a producer must wake us (notify_remote). Checked again after
+    // publishing, for a hand-off that came between poll_timeout() and the store.
+    parked_.store(true, std::memory_order_seq_cst);
+    if (remote_pending_.load(std::memory_order_seq_cst)) {
+        parked_.store(false, std::memory_order_relaxed);
+        return std::chrono::nanoseconds(0);
+    }
+    return timeout;
+}
+
 bool scheduler::run_loop(bool (*done)(void*), void* ctx) {
     reactor_->attach_thread();
     current_guard guard(this);
@@ -251,7 +296,10 @@ bool scheduler::run_loop(bool (*done)(void*), void* ctx) {
         if (stop_requested_.exchange(false, std::memory_order_acq_rel)) {
             return false;
         }
-        if (auto r = reactor_->poll(poll_timeout()); !r) {
+        const auto timeout = park_timeout();
+        auto r = reactor_->poll(timeout);
+        parked_.store(false, std::memory_order_relaxed);
+        if (!r) {
             throw std::system_error(r.error(), "corio: reactor wait failed");
         }
         polled_at_ = now();

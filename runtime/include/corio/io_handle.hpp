@@ -33,7 +33,8 @@ template <class Op>
 class io_operation;
 
 /// Owns one non-blocking descriptor and parks at most one reader and one writer on it.
-/// Registers with the running runtime's reactor lazily (at the first wait) and stays there.
+/// Registers with the running loop's reactor lazily (at the first wait) and stays there: an
+/// operation started on another loop (or runtime) meanwhile throws usage_error.
 class io_handle {
 public:
     io_handle() noexcept = default;
@@ -147,6 +148,10 @@ private:
     void forget_runtime() noexcept;
     void check_free(interest dir) const;
     void check_runtime(detail::scheduler& s) const;
+    // Registered with another loop (or runtime): using it here is a usage_error, not a race.
+    bool owned_elsewhere(const detail::scheduler& s) const noexcept {
+        return sched_ && sched_ != &s && (token_.valid() || has_parked());
+    }
     bool has_parked() const noexcept { return reader_ || writer_ || reading_ || writing_; }
     void deregister() noexcept;
     // Resumes every parked or submitted operation with `why` (submitted ones once cancelled).
@@ -198,8 +203,10 @@ public:
             return true;
         }
         loop_ = detail::current_io_loop();
-        if (!loop_.sched || *loop_.budget == 0) {
-            return false;  // await_suspend throws outside a runtime, or lets others run first
+        if (!loop_.sched || *loop_.budget == 0 || h_.owned_elsewhere(*loop_.sched)) {
+            // await_suspend throws outside a runtime or on another loop's handle (before any
+            // system call touches it), or lets others run first.
+            return false;
         }
         if constexpr (completion) {
             if (loop_.port && !(detail::tries_first<Op>() && h_.may_try_first(dir_))) {

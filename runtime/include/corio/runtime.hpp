@@ -4,7 +4,6 @@
 
 #include <corio/cancel.hpp>
 #include <corio/clock.hpp>
-#include <corio/detail/blocking_pool.hpp>
 #include <corio/detail/scheduler.hpp>
 #include <corio/result.hpp>
 #include <corio/task.hpp>
@@ -26,10 +25,14 @@ struct runtime_options {
     /// the runtime.
     manual_clock* clock = nullptr;
     /// Receives exceptions escaping spawned tasks; empty = print to stderr and keep running.
+    /// With threads > 1 it is called on the thread of the loop the task ran on.
     std::function<void(std::exception_ptr)> on_unhandled_exception;
     /// Backend settings, e.g. the io_uring ring size (reactor_options::io_uring_entries).
     reactor_options backend_options;
-    /// How many loops (threads) run tasks, each with its own reactor and timers; 0 counts as 1.
+    /// How many loops run tasks, each on its own thread with its own reactor and timers
+    /// (thread-per-core; tasks never migrate). Loop 0 runs on the thread calling block_on() or
+    /// run(); loops 1.. run on threads the runtime starts. 0 counts as 1. A manual clock drives
+    /// one loop only: threads > 1 with a clock is an invalid_argument error.
     unsigned threads = 1;
     /// At most this many threads run spawn_blocking() work at once (started on demand); 0
     /// counts as 1.
@@ -37,6 +40,8 @@ struct runtime_options {
 };
 
 namespace detail {
+class loop_group;
+
 /// The coroutine block_on drives: starts a task and stops at the end (no result of its own).
 struct root_task {
     struct promise_type {
@@ -65,32 +70,39 @@ inline root_task drive(std::coroutine_handle<> child, promise_base& p) {
 }
 }  // namespace detail
 
-/// A single-threaded coroutine runtime: one loop over one reactor backend and a timer queue.
-/// Not thread-safe except stop(); tasks run on the thread that calls block_on()/run(), which
-/// blocks SIGPIPE meanwhile (writes give EPIPE instead; docs/design.md "SIGPIPE").
+/// A coroutine runtime of one or more loops (runtime_options::threads), each a reactor and a
+/// timer queue on its own thread; a task runs on the loop it was spawned on. Loop 0 is driven by
+/// the thread calling block_on()/run(): create, block_on, run, spawn and destroy the runtime
+/// on that thread; stop(), spawn_on() and threads() are thread-safe. Loop threads block SIGPIPE
+/// (writes give EPIPE instead; docs/design.md "SIGPIPE").
 class runtime {
 public:
-    /// Builds a runtime. Errors: errc::backend_unavailable for an unknown backend name, or the
-    /// OS error from creating the backend (e.g. EMFILE).
+    /// Builds a runtime and starts loops 1.. (they run until stop() or destruction). Errors:
+    /// errc::backend_unavailable for an unknown backend name; the OS error from creating a
+    /// backend (e.g. EMFILE) or a thread; std::errc::invalid_argument for threads > 1 with a
+    /// manual clock.
     static result<runtime> create(runtime_options options = {});
     /// As create(), but throws std::system_error on failure.
     explicit runtime(runtime_options options = {});
     runtime(runtime&&) noexcept;
     runtime& operator=(runtime&&) noexcept;
-    /// Destroys every spawned task still suspended (their frames and what they own). Frees all
-    /// it holds also as a thread_local destroyed at thread exit, after the thread's frame and
+    /// Stops every loop, then destroys every spawned task still suspended (their frames and
+    /// what they own), each loop's on its own thread, and joins the loop threads. Frees all it
+    /// holds also as a thread_local destroyed at thread exit, after the thread's frame and
     /// buffer caches.
     ~runtime();
 
-    /// Runs the loop until `t` finishes and returns its value, or rethrows its exception.
-    /// Spawned tasks run meanwhile. If stop() is called first, throws std::system_error
-    /// holding std::errc::operation_canceled (`t` is destroyed unfinished).
+    /// Runs loop 0 until `t` (on loop 0) finishes and returns its value, or rethrows its
+    /// exception. Spawned tasks run meanwhile; loops stopped by stop() start again. If stop() is
+    /// called first, throws std::system_error holding std::errc::operation_canceled (`t` is
+    /// destroyed unfinished).
     template <class T>
     T block_on(task<T> t) {
         auto h = t.handle();
         if (!t.valid()) {
             throw usage_error("corio::runtime::block_on: empty or already awaited task");
         }
+        restart_loops();
         detail::root_task root = detail::drive(h, h.promise());
         struct root_guard {
             std::coroutine_handle<> h;
@@ -119,22 +131,70 @@ public:
     void spawn(task<T> t, std::stop_token token) {
         spawn(with_stop_token(std::move(token), std::move(t)));
     }
+    /// Runs `t` detached on loop `loop` (0 .. threads()-1) from any thread; it starts at that
+    /// loop's next turn, and stays there. Throws usage_error for an empty task or a loop out of
+    /// range. If the runtime is destroyed before the loop took it, the task is destroyed unrun.
+    template <class T>
+    void spawn_on(unsigned loop, task<T> t) {
+        auto h = t.release();
+        if (!h) {
+            throw usage_error("corio::runtime::spawn_on: empty task");
+        }
+        loop_at(loop, h).spawn_remote(h, h.promise());
+    }
 
-    /// Runs spawned tasks until stop() is called.
+    /// Runs loop 0 until stop() is called (loops 1.. run meanwhile, and again if stopped).
     void run();
-    /// Makes the running block_on()/run() return at the next turn of the loop. Thread-safe.
+    /// Makes every loop return at its next turn: the running block_on()/run() returns, and loops
+    /// 1.. wait for the next block_on()/run(). Thread-safe, and callable from any task.
     void stop() noexcept;
 
+    /// The number of loops (runtime_options::threads).
+    unsigned threads() const noexcept;
     std::string_view backend_name() const noexcept;
-    /// The backend's counters (io_uring: enters, SQEs); zero where a backend keeps none.
+    /// The backends' counters (io_uring: enters, SQEs), summed over the loops; zero where a
+    /// backend keeps none.
     reactor_stats backend_stats() const noexcept;
 
 private:
-    runtime(std::unique_ptr<detail::scheduler> s, std::unique_ptr<detail::blocking_pool> pool) noexcept;
-    // Declared first, destroyed last: a loop's tasks may wait on the pool until they go.
-    std::unique_ptr<detail::blocking_pool> pool_;
-    std::unique_ptr<detail::scheduler> sched_;
+    explicit runtime(std::unique_ptr<detail::loop_group> group) noexcept;
+    void restart_loops() noexcept;
+    // Destroys an unstarted frame before complaining, as spawn does for an empty task.
+    detail::scheduler& loop_at(unsigned loop, std::coroutine_handle<> frame);
+    std::unique_ptr<detail::loop_group> group_;
+    detail::scheduler* sched_ = nullptr;  // loop 0, owned by group_
 };
+
+/// Spawns `t` detached on loop `loop` of the runtime running the calling coroutine, from any
+/// loop (see runtime::spawn_on). Throws usage_error outside a runtime, for an empty task or a
+/// loop out of range.
+template <class T>
+void spawn_on(unsigned loop, task<T> t) {
+    auto* s = detail::scheduler::current();
+    if (!s) {
+        throw usage_error("corio::spawn_on: no runtime is running on this thread");
+    }
+    auto h = t.release();
+    if (!h) {
+        throw usage_error("corio::spawn_on: empty task");
+    }
+    detail::scheduler* target = s->loop(loop);
+    if (!target) {
+        h.destroy();
+        throw usage_error("corio::spawn_on: no such loop in this runtime");
+    }
+    target->spawn_remote(h, h.promise());
+}
+
+/// The index of the loop running the calling code (0 .. its runtime's threads()-1). Throws
+/// usage_error outside a runtime.
+inline unsigned current_loop() {
+    auto* s = detail::scheduler::current();
+    if (!s) {
+        throw usage_error("corio::current_loop: no runtime is running on this thread");
+    }
+    return s->loop_index();
+}
 
 /// Spawns `t` detached on the loop running the calling coroutine: it runs on, unowned by the
 /// caller, until it finishes or the runtime is destroyed, and it does not inherit the caller's

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <stop_token>
 #include <string_view>
+#include <vector>
 
 namespace corio::net {
 
@@ -32,6 +33,14 @@ public:
     /// Creates, configures, binds and listens. Errors: EADDRINUSE, EACCES (privileged port),
     /// EADDRNOTAVAIL, EMFILE/ENFILE, EINVAL for a negative backlog.
     static result<tcp_listener> bind(const endpoint& local, listen_options options = {});
+    /// `count` listeners on one address, each its own SO_REUSEPORT socket, for one loop each
+    /// (move listener i into a task spawned on loop i: it belongs to the loop that first accepts
+    /// on it). Linux hands each new connection to one of them by a hash of its addresses and
+    /// ports, whatever the loops are doing: a busy loop still gets its share, which waits in its
+    /// own backlog, and closing one listener resets the connections waiting in its backlog.
+    /// Port 0 picks one port for all. Errors: as bind(), and EINVAL for count 0.
+    static result<std::vector<tcp_listener>> bind_per_thread(const endpoint& local, unsigned count,
+                                                             listen_options options = {});
 
     /// Waits for the next connection. Out of descriptors, it waits (1 ms doubling to 100 ms)
     /// and retries, so existing connections keep running and accepting resumes once

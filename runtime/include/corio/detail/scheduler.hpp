@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace corio::detail {
@@ -67,8 +68,12 @@ public:
     void schedule(std::coroutine_handle<> h) { ready_.push(h); }
     /// Resumes a parked waiter on this thread's next turn, with `why` as its reason.
     void wake_waiter(waiter& w, std::error_code why);
-    /// From any thread: resume h on this scheduler's thread.
+    /// From any thread: resume h on this scheduler's thread. Wakes the loop only if it is parked
+    /// in (or about to enter) its reactor wait, so a burst of hand-offs costs one wake.
     void schedule_remote(std::coroutine_handle<> h);
+    /// From any thread: takes ownership of a task frame and runs it detached on this loop, as
+    /// spawn() does there. Frames not yet adopted when the scheduler is destroyed are destroyed.
+    void spawn_remote(std::coroutine_handle<> h, promise_base& p);
     /// From a stop callback on any thread: cancel the waiter on the loop's thread.
     void request_cancel(waiter& w) noexcept;
     void forget_remote_cancel(waiter& w) noexcept;
@@ -88,7 +93,29 @@ public:
         return run_loop([](void* d) { return (*static_cast<Done*>(d))(); }, &done);
     }
     void request_stop() noexcept;
+    /// Forgets a stop() that no run consumed (a runtime restarting its other loops).
+    void clear_stop() noexcept { stop_requested_.store(false, std::memory_order_release); }
     void wake() noexcept { reactor_->wake(); }
+
+    /// The loops of one runtime: this one's index among them, and its siblings (set once by
+    /// the runtime before any loop runs; a lone scheduler is loop 0 of 1).
+    void join_group(const std::vector<scheduler*>* loops, unsigned index) noexcept {
+        group_ = loops;
+        index_ = index;
+    }
+    unsigned loop_index() const noexcept { return index_; }
+    std::size_t loop_count() const noexcept { return group_ ? group_->size() : 1; }
+    /// Loop `i` of this runtime (this one for i == loop_index()), or nullptr if out of range.
+    scheduler* loop(std::size_t i) noexcept {
+        if (!group_) {
+            return i == 0 ? this : nullptr;
+        }
+        return i < group_->size() ? (*group_)[i] : nullptr;
+    }
+    /// How many times a hand-off from another thread had to wake this loop (coalescing gauge).
+    std::uint64_t remote_wakes() const noexcept {
+        return remote_wakes_.load(std::memory_order_relaxed);
+    }
 
     /// How many operations a task may finish without suspending each time it is resumed from
     /// the run queue (tokio's figure): past it, the next one waits for a poll of the loop.
@@ -103,6 +130,8 @@ private:
     bool run_loop(bool (*done)(void*), void* ctx);
     void run_ready_batch();
     void drain_remote();
+    void notify_remote() noexcept;
+    std::optional<std::chrono::nanoseconds> park_timeout();
     std::optional<std::chrono::nanoseconds> poll_timeout();
     void report(std::exception_ptr e) noexcept;
 
@@ -118,9 +147,17 @@ private:
     std::atomic<bool> stop_requested_{false};
     std::uint32_t budget_ = budget_per_turn;
 
+    const std::vector<scheduler*>* group_ = nullptr;
+    unsigned index_ = 0;
+
+    // Cross-thread hand-off: producers append under the mutex, then set remote_pending_ and wake
+    // the loop only if parked_ says it is blocked in (or about to block in) the reactor.
     std::atomic<bool> remote_pending_{false};
+    std::atomic<bool> parked_{false};
+    std::atomic<std::uint64_t> remote_wakes_{0};
     std::mutex remote_mutex_;
     std::vector<std::coroutine_handle<>> remote_ready_;
+    std::vector<std::pair<std::coroutine_handle<>, promise_base*>> remote_spawns_;
     std::vector<waiter*> remote_cancels_;
 };
 
