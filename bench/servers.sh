@@ -20,6 +20,8 @@ server_cmd() {
     case "$1" in
         corio) echo "$BUILD/examples/echo_server --drain-seconds 0 --backend epoll --port {port}" ;;
         corio-et) echo "$BUILD/examples/echo_server --drain-seconds 0 --backend epoll-et --port {port}" ;;
+        # --threads N loops, each with its own SO_REUSEPORT listener (run with PEER_THREADS=N).
+        corio-t[0-9]*) echo "$BUILD/examples/echo_server --drain-seconds 0 --backend epoll --threads ${1#corio-t} --port {port}" ;;
         corio-uring) echo "$BUILD/examples/echo_server --drain-seconds 0 --backend io_uring --stats --port {port}" ;;
         # An earlier build's echo_server (BASE_BUILD), for before/after tables in one run.
         corio-base) echo "${BASE_BUILD:?set BASE_BUILD}/examples/echo_server --drain-seconds 0 --backend epoll --port {port}" ;;
