@@ -17,6 +17,14 @@
 
 namespace corio::detail {
 namespace {
+void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
 // The one thread_local of the runtime: which scheduler runs on this thread, so awaitables
 // can find their reactor and timers without a handle being threaded through every call.
 constinit thread_local scheduler* current_scheduler = nullptr;
@@ -153,6 +161,7 @@ void scheduler::drain_remote() {
         return;
     }
     std::vector<waiter*> cancels;
+    linger_ = true;  // more hand-offs tend to follow one: see park_timeout()
     {
         std::lock_guard lock(remote_mutex_);
         for (auto h : remote_ready_) {
@@ -271,6 +280,19 @@ std::optional<std::chrono::nanoseconds> scheduler::park_timeout() {
     auto timeout = poll_timeout();
     if (timeout && *timeout == std::chrono::nanoseconds(0)) {
         return timeout;
+    }
+    // Hand-offs come in bursts (a loop spawning a batch, a channel being filled): after taking
+    // some, watch for the next one a few microseconds before parking, so a burst costs one wake
+    // (about 8 us and a system call each) instead of one per item. Loops that receive nothing
+    // from other threads never linger.
+    if (std::exchange(linger_, false)) {
+        const auto until = clock_type::now() + remote_linger;
+        do {
+            if (remote_pending_.load(std::memory_order_acquire)) {
+                return std::chrono::nanoseconds(0);
+            }
+            cpu_relax();
+        } while (clock_type::now() < until);
     }
     // About to block: from here on a producer must wake us (notify_remote). Checked again after
     // publishing, for a hand-off that came between poll_timeout() and the store.

@@ -154,6 +154,8 @@ private:
     // the loop only if parked_ says it is blocked in (or about to block in) the reactor.
     std::atomic<bool> remote_pending_{false};
     std::atomic<bool> parked_{false};
+    bool linger_ = false;  // took a hand-off this turn: poll for the next briefly before parking
+    static constexpr std::chrono::microseconds remote_linger{5};
     std::atomic<std::uint64_t> remote_wakes_{0};
     std::mutex remote_mutex_;
     std::vector<std::coroutine_handle<>> remote_ready_;
