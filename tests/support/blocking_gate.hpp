@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
-// blocking_gate: what a blocking call on a pool thread waits at until the test lets it through.
+// blocking_gate: what a blocking call on a pool thread waits at until the test lets it through;
+// and the other helpers of the blocking pool's tests.
 #pragma once
+
+#include <corio/runtime.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <condition_variable>
 #include <mutex>
 
@@ -51,5 +55,12 @@ public:
 private:
     std::atomic<int>* live_;
 };
+
+/// Runtime options with a pool of `n` blocking threads.
+inline corio::runtime_options with_blocking_threads(std::size_t n) {
+    corio::runtime_options options;
+    options.blocking_threads = n;
+    return options;
+}
 
 }  // namespace corio_test
