@@ -48,10 +48,10 @@ job_ref submit(blocking_pool& pool, std::function<void()> fn) {
 }
 
 TEST_CASE("blocking_pool starts threads on demand, never more than max_threads") {
+    blocking_gate entered, gate, done;  // declared first: they outlive the pool's threads
     blocking_pool pool(2);
     CHECK(pool.max_threads() == 2);
     CHECK(pool.thread_count() == 0);
-    blocking_gate entered, gate, done;
     auto blocked = [&] {
         entered.add(1);
         (void)gate.wait();
@@ -72,10 +72,10 @@ TEST_CASE("blocking_pool starts threads on demand, never more than max_threads")
 }
 
 TEST_CASE("blocking_pool runs queued jobs in the order they were submitted") {
-    blocking_pool pool(1);
     blocking_gate gate, done;
     std::mutex m;
     std::vector<int> order;
+    blocking_pool pool(1);
     auto first = submit(pool, [&] { (void)gate.wait(); });
     std::vector<job_ref> jobs;
     for (int i = 1; i <= 5; ++i) {
@@ -92,9 +92,9 @@ TEST_CASE("blocking_pool runs queued jobs in the order they were submitted") {
 }
 
 TEST_CASE("blocking_pool::abandon removes a queued job and reports running and finished ones") {
-    blocking_pool pool(1);
     blocking_gate entered, gate, done;
     std::atomic<int> queued_ran{0};
+    blocking_pool pool(1);
     auto running = submit(pool, [&] {
         entered.open();
         (void)gate.wait();
@@ -113,8 +113,8 @@ TEST_CASE("blocking_pool::abandon removes a queued job and reports running and f
 }
 
 TEST_CASE("blocking_pool threads exit after the idle timeout; a later job starts a new one") {
-    blocking_pool pool(1, std::chrono::milliseconds(1));
     blocking_gate done;
+    blocking_pool pool(1, std::chrono::milliseconds(1));
     auto a = submit(pool, [&] { done.add(1); });
     REQUIRE(done.wait(1));
     // Waits for the idle thread to leave, up to the bound; passing runs take about 1 ms.
@@ -159,10 +159,10 @@ TEST_CASE("destroying blocking_pool drops queued jobs, lets running ones finish,
 TEST_CASE("blocking_pool threads are named corio-blocking and block asynchronous signals") {
     sigset_t before, after;
     pthread_sigmask(SIG_BLOCK, nullptr, &before);
-    blocking_pool pool(1);
     blocking_gate done;
     char name[16] = {};
     bool int_blocked = false, pipe_blocked = false, segv_blocked = true;
+    blocking_pool pool(1);
     auto job = submit(pool, [&] {
         pthread_getname_np(pthread_self(), name, sizeof name);
         sigset_t mask;

@@ -21,6 +21,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <latch>
 #include <memory>
 #include <numeric>
 #include <sstream>
@@ -196,8 +198,16 @@ corio::task<bool> resumes_on_own_thread() {
 
 TEST_CASE("calls from two runtimes on two threads each resume on their own loop") {
     bool ok[2] = {false, false};
-    std::thread a([&] { ok[0] = corio::runtime().block_on(resumes_on_own_thread()); });
-    std::thread b([&] { ok[1] = corio::runtime().block_on(resumes_on_own_thread()); });
+    // Both runtimes live until both threads are done: io_uring maps its rings with raw system
+    // calls, so TSan would take a ring mapped where the other thread's freed one was for a race.
+    std::latch both_done(2);
+    auto run = [&both_done](bool& result) {
+        corio::runtime rt;
+        result = rt.block_on(resumes_on_own_thread());
+        both_done.arrive_and_wait();
+    };
+    std::thread a(run, std::ref(ok[0]));
+    std::thread b(run, std::ref(ok[1]));
     a.join();
     b.join();
     CHECK(ok[0]);

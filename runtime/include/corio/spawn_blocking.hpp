@@ -39,7 +39,9 @@ class blocking_call : public blocking_job {
 public:
     blocking_result_t<R> take() {
         if (error_) {
-            std::rethrow_exception(error_);
+            // Moved out: the exception object must die on this thread, not with the job on the
+            // pool (its refcount lives in uninstrumented libstdc++, and TSan cannot see it).
+            std::rethrow_exception(std::exchange(error_, nullptr));
         }
         if constexpr (std::is_void_v<R>) {
             return {};
@@ -119,6 +121,12 @@ public:
         if (!s || !s->blocking()) {
             throw usage_error("corio::spawn_blocking: no runtime is running on this thread");
         }
+        const std::stop_token* ambient = ambient_stop_of(h);
+        if (token_.stop_requested() || (ambient && ambient->stop_requested())) {
+            // Not even queued: a pool thread could otherwise start fn before watch_stop looks.
+            failed_ = std::make_error_code(std::errc::operation_canceled);
+            return false;
+        }
         job_ = new blocking_call_of<R, F>(std::move(fn_));
         n_.sched = s;
         n_.handle = h;
@@ -134,7 +142,7 @@ public:
             failed_ = ec;
             return false;
         }
-        return n_.watch_stop(token_, ambient_stop_of(h));
+        return n_.watch_stop(token_, ambient);
     }
 
     blocking_result_t<R> await_resume() {
