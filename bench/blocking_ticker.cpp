@@ -67,6 +67,7 @@ corio::task<ticks> ticker(std::chrono::seconds duration) {
 }
 
 struct load {
+    explicit load(const options& o) : opt(o) {}
     const options& opt;
     bool stop = false;
     long completed = 0;
@@ -166,7 +167,7 @@ int main(int argc, char** argv) {
                opt.spin ? "busy spin" : "sleep", opt.threads);
     const ticks alone = rt.block_on(ticker(duration));
     print("alone", alone, -1, duration);
-    load l{opt};
+    load l(opt);
     const ticks loaded = rt.block_on(ticker_beside_load(l, duration));
     print("with load", loaded, l.completed, duration);
     const double ratio = static_cast<double>(loaded.kept) / static_cast<double>(alone.kept);
