@@ -122,6 +122,14 @@ void scheduler::forget_remote_cancel(waiter& w) noexcept {
     w.remote_cancel_pending.store(false, std::memory_order_relaxed);
 }
 
+void scheduler::unschedule_remote(std::coroutine_handle<> h) noexcept {
+    {
+        std::lock_guard lock(remote_mutex_);
+        std::erase(remote_ready_, h);
+    }
+    ready_.erase(h);
+}
+
 void scheduler::drain_remote() {
     if (!remote_pending_.exchange(false, std::memory_order_acquire)) {
         return;
