@@ -94,10 +94,10 @@ void scheduler::wake_waiter(waiter& w, std::error_code why) {
 }
 
 void scheduler::schedule_remote(std::coroutine_handle<> h) {
-    {
-        std::lock_guard lock(remote_mutex_);
-        remote_ready_.push_back(h);
-    }
+    // Wake under the lock: drain_remote takes it too, so h cannot run (and its loop cannot
+    // finish and destroy this scheduler) until this call no longer touches the scheduler.
+    std::lock_guard lock(remote_mutex_);
+    remote_ready_.push_back(h);
     remote_pending_.store(true, std::memory_order_release);
     wake();
 }

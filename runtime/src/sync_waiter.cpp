@@ -75,14 +75,6 @@ void sync_waiter::watch(const std::stop_token& token) {
     }
 }
 
-sync_waiter::state sync_waiter::finish() noexcept {
-    // Waits for a callback running on another thread; it finds the node no longer waiting.
-    explicit_stop_.reset();
-    ambient_stop_.reset();
-    parked_ = false;
-    return st_;
-}
-
 void sync_waiter::wake_locked(state s) noexcept {
     st_ = s;
     if (scheduler::current() == sched_) {
@@ -109,7 +101,7 @@ void sync_waiter::cancel() noexcept {
     }
 }
 
-sync_waiter::~sync_waiter() {
+void sync_waiter::leave() noexcept {
     explicit_stop_.reset();  // after this no callback can reach the node
     ambient_stop_.reset();
     if (!parked_) {

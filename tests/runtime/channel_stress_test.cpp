@@ -66,8 +66,8 @@ TEST_CASE("4 producers and 4 consumers on two loops: every item arrives once, in
     std::atomic<int> producing{producers};
     std::vector<std::vector<int>> got(4);
     {
+        corio::runtime rt;  // before the loop_thread: see loop_thread.hpp
         corio_test::loop_thread other(half(ch, 2, producing, got[2], got[3]));
-        corio::runtime rt;
         rt.block_on(half(ch, 0, producing, got[0], got[1]));
     }
     std::vector<int> all;
@@ -139,8 +139,8 @@ TEST_CASE("recvs cancelled from another loop while items arrive consume nothing"
     std::vector<int> got;
     int cancelled = 0;
     {
+        corio::runtime rt;  // before the loop_thread: see loop_thread.hpp
         corio_test::loop_thread other(send_and_stop(ch, stops));
-        corio::runtime rt;
         rt.block_on(recv_with_stops(ch, stops, got, cancelled));
     }
     INFO("cancelled recvs: " << cancelled);
@@ -166,13 +166,13 @@ TEST_CASE("sends cancelled from another thread while a receiver drains enqueue n
     std::vector<int> sent;
     std::vector<int> got;
     {
+        corio::runtime rt;  // before the loop_thread: see loop_thread.hpp
         corio_test::loop_thread receiver(drain(ch, got));
         std::thread stopper([&] {
             for (auto& s : stops) {
                 s.request_stop();
             }
         });
-        corio::runtime rt;
         rt.block_on(send_with_stops(ch, stops, sent));
         stopper.join();
     }

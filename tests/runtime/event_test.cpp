@@ -217,9 +217,9 @@ TEST_CASE("one set() resumes waiters on two loops, each on its own thread") {
         go.set();
     });
     {
+        corio::runtime rt;  // before the loop_thread: see loop_thread.hpp
         corio_test::loop_thread other(wait_on_loop(go, parked, second));
         second_loop = other.id();
-        corio::runtime rt;
         rt.block_on(wait_on_loop(go, parked, first));
     }
     setter.join();

@@ -97,8 +97,8 @@ corio::task<std::thread::id> wait_for_other_loop(corio::latch& l) {
 
 TEST_CASE("a latch counted down on another loop resumes the waiter on its own loop") {
     corio::latch l(100);
+    corio::runtime rt;  // before the loop_thread: see loop_thread.hpp
     corio_test::loop_thread other(count_down_on(l, 100));
-    corio::runtime rt;
     CHECK(rt.block_on(wait_for_other_loop(l)) == std::this_thread::get_id());
 }
 

@@ -252,8 +252,8 @@ TEST_CASE("10,000 tasks on two loops contending one mutex: the counter it guards
     corio::mutex m;
     long counter = 0;
     {
+        corio::runtime rt;  // before the loop_thread: see loop_thread.hpp
         corio_test::loop_thread other(contend(m, counter, 5'000));
-        corio::runtime rt;
         rt.block_on(contend(m, counter, 5'000));
     }
     CHECK(counter == 10'000);

@@ -136,8 +136,8 @@ corio::task<std::pair<int, std::thread::id>> recv_here(corio::oneshot<int>::rece
 
 TEST_CASE("a value sent on another loop resumes the receiver on its own loop") {
     auto [tx, rx] = corio::oneshot<int>::make();
+    corio::runtime rt;  // before the loop_thread: see loop_thread.hpp
     corio_test::loop_thread other(send_from_other_loop(std::move(tx)));
-    corio::runtime rt;
     const auto [value, on] = rt.block_on(recv_here(std::move(rx)));
     CHECK(value == 77);
     CHECK(on == std::this_thread::get_id());

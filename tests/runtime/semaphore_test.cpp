@@ -132,8 +132,8 @@ TEST_CASE("tasks on two loops never hold more permits than there are") {
     std::atomic<int> inside{0};
     std::atomic<int> most{0};
     {
+        corio::runtime rt;  // before the loop_thread: see loop_thread.hpp
         corio_test::loop_thread other(bounded(s, inside, most, 1'000));
-        corio::runtime rt;
         rt.block_on(bounded(s, inside, most, 1'000));
     }
     CHECK(most.load() <= 3);

@@ -12,7 +12,9 @@ namespace corio_test {
 
 /// Runs `t` to completion on a fresh runtime (the backend CORIO_BACKEND names) on a new thread;
 /// joined on destruction. Catch2 assertions are not thread-safe: the task records what it saw
-/// and the test checks it after join().
+/// and the test checks it after join(). Build the test's own runtime before a loop_thread:
+/// liburing maps its rings with raw syscalls TSan does not see, so a ring mapped where the
+/// other thread's ring was just unmapped is reported as a race.
 class loop_thread {
 public:
     explicit loop_thread(corio::task<void> t)
