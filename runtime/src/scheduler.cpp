@@ -107,10 +107,10 @@ void scheduler::wake_waiter(waiter& w, std::error_code why) {
 }
 
 void scheduler::schedule_remote(std::coroutine_handle<> h) {
-    {
-        std::lock_guard lock(remote_mutex_);
-        remote_ready_.push_back(h);
-    }
+    // Notified under the lock: drain_remote takes it too, so h cannot run (and its loop cannot
+    // finish and destroy this scheduler) until this call no longer touches the scheduler.
+    std::lock_guard lock(remote_mutex_);
+    remote_ready_.push_back(h);
     notify_remote();
 }
 
@@ -119,10 +119,8 @@ void scheduler::spawn_remote(std::coroutine_handle<> h, promise_base& p) {
         spawn(h, p);
         return;
     }
-    {
-        std::lock_guard lock(remote_mutex_);
-        remote_spawns_.emplace_back(h, &p);
-    }
+    std::lock_guard lock(remote_mutex_);  // as in schedule_remote
+    remote_spawns_.emplace_back(h, &p);
     notify_remote();
 }
 
@@ -130,6 +128,7 @@ void scheduler::notify_remote() noexcept {
     // Pairs with park_timeout(): this stores pending then reads parked_, the loop stores parked_
     // then reads pending (both seq_cst), so at least one of them sees the other. The exchange
     // lets only the first producer of a burst pay for the wake (an eventfd write or msg_ring).
+    // Called with remote_mutex_ held (see schedule_remote).
     remote_pending_.store(true, std::memory_order_seq_cst);
     if (parked_.load(std::memory_order_seq_cst) && parked_.exchange(false)) {
         remote_wakes_.fetch_add(1, std::memory_order_relaxed);
@@ -142,11 +141,9 @@ void scheduler::request_cancel(waiter& w) noexcept {
         wake_waiter(w, std::make_error_code(std::errc::operation_canceled));
         return;
     }
-    {
-        std::lock_guard lock(remote_mutex_);
-        remote_cancels_.push_back(&w);
-        w.remote_cancel_pending.store(true, std::memory_order_relaxed);
-    }
+    std::lock_guard lock(remote_mutex_);  // as in schedule_remote
+    remote_cancels_.push_back(&w);
+    w.remote_cancel_pending.store(true, std::memory_order_relaxed);
     notify_remote();
 }
 
@@ -154,6 +151,14 @@ void scheduler::forget_remote_cancel(waiter& w) noexcept {
     std::lock_guard lock(remote_mutex_);
     std::erase(remote_cancels_, &w);
     w.remote_cancel_pending.store(false, std::memory_order_relaxed);
+}
+
+void scheduler::unschedule_remote(std::coroutine_handle<> h) noexcept {
+    {
+        std::lock_guard lock(remote_mutex_);
+        std::erase(remote_ready_, h);
+    }
+    ready_.erase(h);
 }
 
 void scheduler::drain_remote() {

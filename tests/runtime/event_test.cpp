@@ -8,8 +8,12 @@
 #include <corio/runtime.hpp>
 #include <corio/task.hpp>
 
+#include "support/loop_thread.hpp"
+
+#include <latch>
 #include <memory>
 #include <stop_token>
+#include <thread>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -166,6 +170,76 @@ TEST_CASE("destroying an event resumes its waiters with errc::closed") {
     auto e = std::make_unique<corio::event>();
     CHECK(rt.block_on(wait_until_destroyed(e)) == corio::errc::closed);
     CHECK_FALSE(e);
+}
+
+corio::task<std::thread::id> wait_then_signal(corio::event& e, std::latch& parked) {
+    corio::spawn([](std::latch& l) -> corio::task<void> {
+        l.count_down();  // runs once the wait below is parked
+        co_return;
+    }(parked));
+    auto r = co_await e.wait();
+    REQUIRE(r);
+    co_return std::this_thread::get_id();
+}
+
+TEST_CASE("set() from another thread resumes the waiter on its own loop") {
+    corio::runtime rt;
+    corio::event e;
+    std::latch parked(1);
+    std::thread setter([&] {
+        parked.wait();
+        e.set();
+    });
+    CHECK(rt.block_on(wait_then_signal(e, parked)) == std::this_thread::get_id());
+    setter.join();
+}
+
+// Waits on `go`, then records which thread it resumed on.
+corio::task<void> wait_on_loop(corio::event& go, std::latch& parked, std::thread::id& resumed_on) {
+    corio::spawn([](std::latch& l) -> corio::task<void> {
+        l.count_down();  // runs once the wait below is parked
+        co_return;
+    }(parked));
+    auto r = co_await go.wait();
+    if (r) {
+        resumed_on = std::this_thread::get_id();
+    }
+}
+
+TEST_CASE("one set() resumes waiters on two loops, each on its own thread") {
+    corio::event go;
+    std::latch parked(2);
+    std::thread::id first;
+    std::thread::id second;
+    std::thread::id second_loop;
+    std::thread setter([&] {
+        parked.wait();
+        go.set();
+    });
+    {
+        corio::runtime rt;  // before the loop_thread: see loop_thread.hpp
+        corio_test::loop_thread other(wait_on_loop(go, parked, second));
+        second_loop = other.id();
+        rt.block_on(wait_on_loop(go, parked, first));
+    }
+    setter.join();
+    CHECK(first == std::this_thread::get_id());
+    CHECK(second == second_loop);
+}
+
+corio::task<void> wait_with_stop(corio::event& e, std::stop_token t, std::error_code& out) {
+    out = (co_await e.wait(std::move(t))).error();
+}
+
+TEST_CASE("a wait cancelled from another thread resumes with operation_canceled") {
+    corio::runtime rt;
+    corio::event e;
+    std::stop_source stop;
+    std::error_code out;
+    std::thread stopper([&] { stop.request_stop(); });
+    rt.block_on(wait_with_stop(e, stop.get_token(), out));
+    stopper.join();
+    CHECK(out == std::errc::operation_canceled);
 }
 
 }  // namespace

@@ -1,99 +1,74 @@
 // SPDX-License-Identifier: MIT
-// event: a manual-reset flag that tasks can wait on.
+// event: a manual-reset flag that tasks can wait on, from any loop.
 #pragma once
 
-#include <corio/detail/scheduler.hpp>
-#include <corio/detail/waiter.hpp>
+#include <corio/detail/sync_wait.hpp>
+#include <corio/detail/sync_waiter.hpp>
 #include <corio/error.hpp>
 #include <corio/result.hpp>
 
-#include <coroutine>
+#include <atomic>
+#include <mutex>
 #include <stop_token>
+#include <system_error>
+#include <utility>
 
 namespace corio {
 
 /// A flag tasks wait for: set() resumes every waiter, and later waits complete at once until
-/// reset(). Single runtime: set/reset/wait on the runtime's own thread.
+/// reset(). Thread-safe: set/reset from any thread; each waiter resumes on its own loop.
 class event {
-    struct wait_node final : detail::waiter {
-        event* owner = nullptr;
-        wait_node* prev = nullptr;
-        wait_node* next = nullptr;
-    };
-
 public:
     event() noexcept = default;
     event(const event&) = delete;
     event& operator=(const event&) = delete;
+    /// Waiters left resume with errc::closed (on their loops). Must not race a wait starting.
     ~event() {
-        while (head_) {
-            head_->sched->wake_waiter(*head_, make_error_code(errc::closed));
-        }
+        std::lock_guard lock(lock_);
+        waiters_.close_all();
     }
 
-    bool is_set() const noexcept { return set_; }
-    /// Sets the flag and resumes every waiting task (in the order they started waiting).
+    bool is_set() const noexcept { return set_.load(std::memory_order_acquire); }
+    /// Sets the flag and resumes every waiting task (in the order they started waiting), each
+    /// on its own loop; only schedules them, never runs one inline. Any thread.
     void set() noexcept {
-        set_ = true;
-        while (head_) {
-            head_->sched->wake_waiter(*head_, {});
-        }
+        std::lock_guard lock(lock_);
+        set_.store(true, std::memory_order_release);
+        waiters_.wake_all(detail::sync_state::granted);
     }
-    void reset() noexcept { set_ = false; }
+    /// Clears the flag: later waits suspend until the next set(). Any thread.
+    void reset() noexcept { set_.store(false, std::memory_order_relaxed); }
 
     /// The awaitable of wait(): success once the flag is set; operation_canceled if a stop
     /// token fires first; errc::closed if the event is destroyed first.
-    class [[nodiscard]] awaitable {
+    class [[nodiscard]] awaitable : public detail::sync_wait<awaitable> {
     public:
-        awaitable(event& e, std::stop_token t) : e_(e), token_(std::move(t)) { n_.owner = &e; }
-        bool await_ready() const noexcept { return e_.set_; }
-        template <class Promise>
-        bool await_suspend(std::coroutine_handle<Promise> h) {
-            auto* s = detail::scheduler::current();
-            if (!s) {
-                throw usage_error("corio::event: no runtime is running on this thread");
-            }
-            n_.sched = s;
-            n_.handle = h;
-            e_.link(n_);
-            return n_.watch_stop(token_, detail::ambient_stop_of(h));
-        }
-        result<void> await_resume() noexcept {
-            n_.st = detail::waiter::state::idle;
-            return n_.reason;
-        }
+        awaitable(event& e, std::stop_token token) noexcept
+            : sync_wait(std::move(token)), e_(e) {}
+        /// No lock when the flag is up: one acquire load.
+        bool await_ready() const noexcept { return e_.is_set(); }
+        result<void> await_resume() noexcept { return detail::sync_error(node_.finish()); }
 
     private:
+        friend class detail::sync_wait<awaitable>;
+        static constexpr const char* name = "corio::event::wait";
+        detail::sync_lock& lock() noexcept { return e_.lock_; }
+        detail::sync_list& list() noexcept { return e_.waiters_; }
+        detail::sync_state try_locked() const noexcept {
+            return e_.set_.load(std::memory_order_relaxed) ? detail::sync_state::granted
+                                                          : detail::sync_state::idle;
+        }
         event& e_;
-        std::stop_token token_;
-        wait_node n_;
     };
 
-    /// Waits until the flag is set (at once if it is). Errors as on awaitable.
-    awaitable wait(std::stop_token token = {}) { return {*this, std::move(token)}; }
+    /// Waits until the flag is set (at once if it is). Errors as on awaitable; throws
+    /// usage_error outside a runtime. Any number of tasks on any loops may wait.
+    awaitable wait(std::stop_token token = {}) noexcept { return {*this, std::move(token)}; }
 
 private:
-    void link(wait_node& n) noexcept {
-        n.prev = tail_;
-        n.next = nullptr;
-        (tail_ ? tail_->next : head_) = &n;
-        tail_ = &n;
-        n.st = detail::waiter::state::parked;
-        n.detach = [](detail::waiter& w) noexcept {
-            auto& node = static_cast<wait_node&>(w);
-            node.owner->unlink(node);
-        };
-    }
-    void unlink(wait_node& n) noexcept {
-        (n.prev ? n.prev->next : head_) = n.next;
-        (n.next ? n.next->prev : tail_) = n.prev;
-        n.prev = n.next = nullptr;
-        n.st = detail::waiter::state::idle;
-    }
-
-    bool set_ = false;
-    wait_node* head_ = nullptr;
-    wait_node* tail_ = nullptr;
+    detail::sync_lock lock_;
+    std::atomic<bool> set_{false};  // written under lock_ when set, so no waiter misses it
+    detail::sync_list waiters_;     // under lock_
 };
 
 }  // namespace corio

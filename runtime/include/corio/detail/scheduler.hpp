@@ -78,6 +78,9 @@ public:
     void request_cancel(waiter& w) noexcept;
     void forget_remote_cancel(waiter& w) noexcept;
     void unschedule(std::coroutine_handle<> h) noexcept { ready_.erase(h); }
+    /// Owner thread: forgets h queued by schedule_remote() (or already moved to the run queue),
+    /// for a frame destroyed before it ran. O(n); rare.
+    void unschedule_remote(std::coroutine_handle<> h) noexcept;
 
     /// Takes ownership of a task frame and runs it detached; an exception escaping it goes
     /// to the exception handler.
