@@ -2,10 +2,11 @@
 // echo_server: one coroutine per connection echoes every byte, on one loop per thread (--threads);
 // SIGINT/SIGTERM drain and exit.
 #include <corio/cancel.hpp>
-#include <corio/event.hpp>
+#include <corio/latch.hpp>
 #include <corio/net/tcp_listener.hpp>
 #include <corio/runtime.hpp>
 #include <corio/signal_listener.hpp>
+#include <corio/task_group.hpp>
 
 #include "cli.hpp"
 
@@ -29,11 +30,6 @@ constexpr const char* usage =
     "--threads N: N loops, each on its own thread with its own SO_REUSEPORT listener (default 1).\n"
     "--stats: at exit, print the backend's counters (io_uring: SQEs per io_uring_enter).\n";
 
-struct connections {
-    int open = 0;
-    corio::event none_open;
-};
-
 // A peer that resets or vanishes is routine; anything else (e.g. select's fd_set_overflow
 // for a descriptor past FD_SETSIZE) is worth a line.
 void report(std::error_code e) {
@@ -43,8 +39,7 @@ void report(std::error_code e) {
     }
 }
 
-task<> echo(tcp_stream s, connections& live) {
-    ++live.open;
+task<> echo(tcp_stream s) {
     (void)s.set_nodelay(true);
     for (;;) {
         auto data = co_await s.recv();  // borrows a pooled buffer only once bytes arrived
@@ -56,9 +51,6 @@ task<> echo(tcp_stream s, connections& live) {
             report(sent.error());
             break;
         }
-    }
-    if (--live.open == 0) {
-        live.none_open.set();
     }
 }
 
@@ -74,23 +66,13 @@ task<> stop_on_signal(corio::signal_listener& signals, std::stop_source& stop) {
     }
 }
 
-// Counts the loops still serving; lives on loop 0, so only tasks on loop 0 touch it.
-struct finish_line {
-    int serving = 0;
-    corio::event all_done;
-};
-
-task<> cross(finish_line& line) {
-    if (--line.serving == 0) {
-        line.all_done.set();
-    }
-    co_return;
-}
+task<> join(corio::task_group& group) { co_await group.join(); }
 
 // One loop's server: accepts on its own listener until `stop`, then drains its connections.
+// They live in a task_group, so none outlives this frame.
 task<> serve(tcp_listener listener, std::stop_token stop, std::chrono::seconds drain,
-             finish_line& line) {
-    connections live;
+             corio::latch& finished) {
+    corio::task_group connections;
     for (;;) {
         auto s = co_await listener.accept(stop);
         if (!s) {
@@ -100,30 +82,27 @@ task<> serve(tcp_listener listener, std::stop_token stop, std::chrono::seconds d
             fmt::print(stderr, "echo_server: accept: {}\n", s.error().message());
             continue;
         }
-        corio::spawn(echo(std::move(*s), live));
+        connections.spawn(echo(std::move(*s)));
     }
     (void)listener.close();
-    if (live.open > 0) {
-        live.none_open.reset();
-        auto drained = co_await corio::with_timeout(drain, [](connections& c) -> task<> {
-            (void)co_await c.none_open.wait();
-        }(live));
-        fmt::print(stderr, "echo_server: {} connection(s) {}\n", live.open,
-                   drained ? "left" : "still open at the deadline; closing them");
+    if (const std::size_t open = connections.size(); open > 0) {
+        // At the deadline the group's children are cancelled, and join() waits for them to end.
+        auto drained = co_await corio::with_timeout(drain, join(connections));
+        fmt::print(stderr, "echo_server: {} connection(s) {}\n", open,
+                   drained ? "left" : "still open at the deadline; closed them");
     }
-    corio::spawn_on(0, cross(line));  // `line` is loop 0's: tell it there
+    finished.count_down();
 }
 
 task<> serve_all(corio::runtime& rt, corio::signal_listener& signals,
                  std::vector<tcp_listener> listeners, std::chrono::seconds drain) {
     std::stop_source stop;
-    finish_line line;
-    line.serving = static_cast<int>(listeners.size());
+    corio::latch finished(static_cast<std::ptrdiff_t>(listeners.size()));
     corio::spawn(stop_on_signal(signals, stop));
     for (unsigned i = 0; i < listeners.size(); ++i) {
-        rt.spawn_on(i, serve(std::move(listeners[i]), stop.get_token(), drain, line));
+        rt.spawn_on(i, serve(std::move(listeners[i]), stop.get_token(), drain, finished));
     }
-    (void)co_await line.all_done.wait();
+    (void)co_await finished.wait();
 }
 
 // One listener alone keeps SO_REUSEPORT off, so a second server on the port fails to bind.

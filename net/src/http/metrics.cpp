@@ -17,6 +17,21 @@ void server_metrics::record_latency(double seconds, std::uint64_t n) noexcept {
     latency_counts[i] += n;
 }
 
+server_metrics& server_metrics::operator+=(const server_metrics& other) noexcept {
+    for (std::size_t i = 0; i < requests_by_class.size(); ++i) {
+        requests_by_class[i] += other.requests_by_class[i];
+    }
+    for (std::size_t i = 0; i < latency_counts.size(); ++i) {
+        latency_counts[i] += other.latency_counts[i];
+    }
+    in_flight += other.in_flight;
+    open_connections += other.open_connections;
+    bytes_in += other.bytes_in;
+    bytes_out += other.bytes_out;
+    latency_sum_seconds += other.latency_sum_seconds;
+    return *this;
+}
+
 std::string server_metrics::prometheus_text() const {
     std::string out;
     auto w = std::back_inserter(out);

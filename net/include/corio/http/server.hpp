@@ -49,6 +49,9 @@ struct server_metrics {
 
     /// Counts `n` requests that took `seconds` each.
     void record_latency(double seconds, std::uint64_t n = 1) noexcept;
+    /// Adds another server's counters to these (e.g. the servers of every loop, each read on its
+    /// own loop), gauges included: the sum is what one server serving them all would count.
+    server_metrics& operator+=(const server_metrics& other) noexcept;
     /// The Prometheus text exposition format (version 0.0.4).
     std::string prometheus_text() const;
 };
