@@ -18,15 +18,14 @@
 
 namespace {
 
+using corio::detail::timer_time;
+using key = std::pair<timer_time, std::size_t>;  // (deadline, insertion number)
 using corio::detail::timer_node;
 using corio::detail::timer_queue;
-using corio::detail::timer_time;
 using std::chrono::nanoseconds;
 using namespace std::chrono_literals;
 
 constexpr timer_time origin = timer_time{} + 1000h;
-
-using key = std::pair<timer_time, std::size_t>;  // (deadline, insertion number)
 
 // A timer that appends its key to a shared log when it fires.
 struct keyed : timer_node {
