@@ -17,15 +17,32 @@ using timer_time = std::chrono::steady_clock::time_point;
 
 class timer_queue;
 
+/// A link of the circular slot lists: the base of every timer_node and the type of the lists'
+/// sentinels, which need no deadline. Copying yields an unlinked link.
+class timer_link {
+public:
+    timer_link() = default;
+    timer_link(const timer_link&) noexcept {}
+    timer_link& operator=(const timer_link&) noexcept { return *this; }
+
+private:
+    friend class timer_queue;
+    friend struct timer_node;
+    // Both are null exactly when a node is in no queue.
+    timer_link* prev_ = nullptr;
+    timer_link* next_ = nullptr;
+};
+
 /// A pending timer, embedded in whoever waits (a coroutine frame): the queue never allocates per
 /// timer. While linked() its address and deadline must not change; a copy is never linked.
-struct timer_node {
+struct timer_node : timer_link {
     timer_time deadline{};
     void (*fire)(timer_node*) = nullptr;  // called by expire() once the node is unlinked
 
     timer_node() = default;
     // Copying a linked node must not copy its links, or two nodes would claim one list position.
-    timer_node(const timer_node& other) noexcept : deadline(other.deadline), fire(other.fire) {}
+    timer_node(const timer_node& other) noexcept
+        : timer_link(), deadline(other.deadline), fire(other.fire) {}
     timer_node& operator=(const timer_node& other) noexcept {
         assert(!linked() && "a pending timer's deadline may not change");
         deadline = other.deadline;
@@ -34,17 +51,13 @@ struct timer_node {
     }
 
     bool linked() const noexcept { return next_ != nullptr; }
-
-private:
-    friend class timer_queue;
-    // Neighbours in the circular list of one wheel slot, whose sentinel is a timer_node too.
-    // Both are null exactly when the node is in no queue.
-    timer_node* prev_ = nullptr;
-    timer_node* next_ = nullptr;
 };
 
 /// Pending timers in deadline order: a hierarchical timing wheel holding exact deadlines.
-/// One thread only; insert and cancel are O(1) and never allocate; expire is O(fired + cascaded).
+/// One thread only; insert and cancel are O(1) and never allocate; expire is O(fired + cascaded
+/// + k log k for each level-0 slot of k timers it sorts). Each slot is several lists walked side
+/// by side, so with a million timers out of cache a cascade or sort waits for several misses at
+/// once instead of one after another (BM_timer_expire_rearm). The wheel itself is ~80 KiB.
 class timer_queue {
 public:
     /// Ticks count from start; any deadline is accepted, before start too.
@@ -65,8 +78,8 @@ public:
     void cancel(timer_node& n) noexcept;
 
     /// Returns the earliest pending deadline, exactly, or nullopt when empty; expire() at that
-    /// time fires at least one timer. Cached: O(1) unless the earliest timer just left the queue,
-    /// then it scans or sorts one wheel slot.
+    /// time fires at least one timer. O(1): each slot keeps its earliest timer, except after
+    /// that one was cancelled: then it scans that slot once, or sorts it if that happens again.
     std::optional<timer_time> next_deadline() const;
 
     /// Unlinks and fires every node with deadline <= now, in deadline order, ties in insertion
@@ -98,25 +111,36 @@ private:
     static_assert(std::is_same_v<timer_time::period, std::nano>);
     static constexpr std::size_t slot_count = level_count * slots_per_level;
     static constexpr std::size_t no_slot = slot_count;
+    // Each slot is `lanes` lists. With 1M timers the nodes are out of cache when a slot cascades
+    // or is sorted, and one list is a chain of dependent misses (~200 ns each here); walking the
+    // lanes side by side keeps that many misses in flight. A spread slot puts a node in the lane
+    // its deadline hashes to, so equal deadlines share a lane, where they stay in insertion
+    // order; any other slot keeps everything in lane 0.
+    static constexpr std::size_t lanes = 8;
 
     std::uint64_t tick_of(timer_time t) const noexcept;
     std::size_t slot_for(std::uint64_t tick) const noexcept;
+    std::size_t slot_of(const timer_node& n) const noexcept;
     std::uint64_t slot_start(std::size_t slot) const noexcept;
     std::size_t earliest_slot() const noexcept;
-    void file(timer_node& n) noexcept;
-    void mark_empty(std::size_t slot) noexcept;
-    void unlink(timer_node& n) noexcept;
+    void file(timer_node& n, std::size_t slot, bool spread) noexcept;
+    void mark_empty(std::size_t slot) const noexcept;
+    void unlink(timer_node& n, std::size_t slot) noexcept;
     void cascade(std::size_t slot) noexcept;
     void ensure_sorted(std::size_t slot) const noexcept;
     timer_node* find_min() const noexcept;
-    static timer_node* merge(timer_node* older, timer_node* newer) noexcept;
+    static std::size_t lane_of(timer_time deadline) noexcept;
+    static timer_link* merge(timer_link* older, timer_link* newer) noexcept;
+    template <bool detach, class F>
+    void walk(std::size_t slot, F&& visit) const noexcept;
 
     std::int64_t start_ns_;
     // The wheel's origin tick: every pending node's tick is >= elapsed_ except deadlines that were
     // already past when inserted, which sit in the level-0 slot of elapsed_. A node at level L
     // shares all tick digits above L with elapsed_ and has a larger digit L (level 0: not
-    // smaller), so the lowest occupied slot of the lowest occupied level holds the earliest node.
-    // elapsed_ only moves forward, never past now_tick or the start of an occupied slot.
+    // smaller), so the lowest occupied slot of the lowest occupied level holds the earliest node,
+    // and slot_of() finds a pending node's slot from its deadline. elapsed_ only moves forward,
+    // never past now_tick or the start of an occupied slot.
     std::uint64_t elapsed_ = 0;
     std::size_t size_ = 0;
     // Bit s of occupied_[L] is set exactly when slot s of level L is not empty.
@@ -124,15 +148,23 @@ private:
     // Bit s of sorted_[L] is set when that slot's list is in (deadline, insertion) order; empty
     // slots count as sorted. Sorting happens lazily, even from next_deadline(), hence mutable.
     mutable std::array<std::uint64_t, level_count> sorted_{};
+    // Bit s of spread_[L] is set when that slot uses all its lanes (never while sorted). Chosen
+    // when the slot fills: slots above level 0, and those a spread slot cascades into.
+    mutable std::array<std::uint64_t, level_count> spread_{};
     // Bit s of scanned_[L] is set once next_deadline() has scanned that slot for its minimum;
     // a second request sorts it instead. Cleared when the slot empties.
     mutable std::array<std::uint64_t, level_count> scanned_{};
+    // Nodes per slot, and each slot's earliest node with its deadline (kept here so that filing
+    // does not touch the old minimum); null when unknown because the minimum left the slot.
+    mutable std::array<std::size_t, slot_count> count_{};
+    mutable std::array<timer_node*, slot_count> slot_min_{};
+    mutable std::array<timer_time, slot_count> slot_min_deadline_{};
     // The earliest pending node when min_known_ (null when empty); unknown after it left.
     mutable timer_node* min_ = nullptr;
     mutable bool min_known_ = true;
     bool expiring_ = false;
-    // Sentinels of the circular slot lists, level-major. mutable: sorting relinks them.
-    mutable std::array<timer_node, slot_count> slots_;
+    // Sentinels of the circular lane lists, slot-major. mutable: sorting relinks them.
+    mutable std::array<timer_link, slot_count * lanes> heads_;
 };
 
 }  // namespace corio::detail
