@@ -20,7 +20,9 @@ struct is_result : std::false_type {};
 template <class U>
 struct is_result<result<U>> : std::true_type {};
 
-struct ambient_stop_awaitable {
+/// `co_await current_ambient{}`: the calling task's ambient stop token (nullptr if none),
+/// without copying it.
+struct current_ambient {
     const std::stop_token* token = nullptr;
     bool await_ready() const noexcept { return false; }
     template <class Promise>
@@ -28,6 +30,10 @@ struct ambient_stop_awaitable {
         token = ambient_stop_of(h);
         return false;  // never actually suspends
     }
+    const std::stop_token* await_resume() const noexcept { return token; }
+};
+
+struct ambient_stop_awaitable : current_ambient {
     std::stop_token await_resume() const noexcept { return token ? *token : std::stop_token{}; }
 };
 
