@@ -129,6 +129,9 @@ public:
             if (g_->joiner_) {
                 throw usage_error("corio::task_group::join: another task is joining the group");
             }
+            if (detail::scheduler::current() != g_->sched_) {
+                throw usage_error("corio::task_group::join: the group belongs to another loop");
+            }
             if (ambient && ambient->stop_possible()) {
                 // Cancelling the joiner cancels the children; join still waits for them all.
                 g_->join_link_.emplace(*ambient, detail::request_stop_on{&g_->source_});
@@ -158,7 +161,7 @@ public:
     /// the first exception a child threw (once: it is then cleared). Not cancellable: a stop of
     /// the joining task's ambient token cancels the children instead, and join returns once
     /// they have ended. At once if no child is running. Throws usage_error if another task is
-    /// already joining.
+    /// already joining, or (when it has to wait) from another loop than the group's.
     join_awaitable join() noexcept { return join_awaitable{*this}; }
 
 private:

@@ -18,18 +18,19 @@ namespace corio {
 
 namespace detail {
 
-template <class... Ts, std::size_t... I>
-task<std::tuple<compose_value_t<Ts>...>> when_all_of(std::index_sequence<I...>,
-                                                     task<Ts>... ts) {
+template <class... Ts>
+task<std::tuple<compose_value_t<Ts>...>> when_all_of(task<Ts>... ts) {
     const std::stop_token* outer = co_await current_ambient{};
     compose_state st(false, sizeof...(Ts), outer);
-    std::tuple<compose_slot<Ts>...> slots;
-    auto children = start_children(st, std::index_sequence<I...>{}, slots, ts...);
-    co_await st.all_done();
-    if (st.first() != compose_state::none) {
-        children[st.first()].handle().promise().rethrow_if_exception();
+    auto children = direct_children(ts...);
+    co_await st.start_direct(children);
+    while (st.pending() != 0) {
+        co_await st.next_direct(children);
     }
-    co_return std::tuple<compose_value_t<Ts>...>(std::get<I>(slots).take()...);
+    if (st.first() != compose_state::none) {
+        children[st.first()].p->rethrow_if_exception();
+    }
+    co_return std::tuple<compose_value_t<Ts>...>(take_value(ts)...);
 }
 
 template <class T>
@@ -67,7 +68,7 @@ task<std::vector<compose_value_t<T>>> when_all_range(std::vector<task<T>> ts) {
 template <class... Ts>
 task<std::tuple<detail::compose_value_t<Ts>...>> when_all(task<Ts>... ts) {
     detail::check_children("corio::when_all", ts...);
-    return detail::when_all_of(std::index_sequence_for<Ts...>{}, std::move(ts)...);
+    return detail::when_all_of(std::move(ts)...);
 }
 
 /// As when_all(a, b, ...), for a vector of tasks of one type: their results in the vector's

@@ -41,15 +41,15 @@ template <class... Ts, std::size_t... I>
 task<when_any_result<Ts...>> when_any_of(std::index_sequence<I...>, task<Ts>... ts) {
     const std::stop_token* outer = co_await current_ambient{};
     compose_state st(true, sizeof...(Ts), outer);
-    std::tuple<compose_slot<Ts>...> slots;
-    auto children = start_children(st, std::index_sequence<I...>{}, slots, ts...);
-    co_await st.all_done();
+    auto children = direct_children(ts...);
+    co_await st.start_direct(children);
+    while (st.pending() != 0) {
+        co_await st.next_direct(children);
+    }
     const std::size_t winner = st.first();
-    children[winner].handle().promise().rethrow_if_exception();
+    children[winner].p->rethrow_if_exception();
     std::optional<std::variant<compose_value_t<Ts>...>> value;
-    ((I == winner ? (void)value.emplace(std::in_place_index<I>, std::get<I>(slots).take())
-                  : void()),
-     ...);
+    ((I == winner ? (void)value.emplace(std::in_place_index<I>, take_value(ts)) : void()), ...);
     co_return when_any_result<Ts...>{winner, std::move(*value)};
 }
 

@@ -55,15 +55,84 @@ public:
 
     /// The index of the child that decided (none if no child threw, for when_all).
     std::size_t first() const noexcept { return first_; }
+    std::size_t pending() const noexcept { return pending_; }
+
+    /// A child run in place, without a frame around it (when_all(a, b, ...)): its continuation
+    /// is the parent, which finds out which child ended by looking at them all.
+    struct direct_child {
+        std::coroutine_handle<> h;
+        promise_base* p;
+        bool ended = false;
+    };
+
+    /// `co_await start_direct(cs)`: starts the children in order, each running here until it
+    /// first suspends or ends; suspends the parent unless they all ended. Each child that ends
+    /// later resumes the parent: `while (pending()) co_await next_direct(cs);` then collects it.
+    template <std::size_t N>
+    auto start_direct(std::array<direct_child, N>& cs) noexcept {
+        struct awaitable {
+            compose_state& st;
+            std::array<direct_child, N>& cs;
+            bool await_ready() const noexcept { return false; }
+            bool await_suspend(std::coroutine_handle<> parent) const noexcept {
+                for (std::size_t i = 0; i < N; ++i) {
+                    st.start_direct_child(cs[i], i, parent);
+                }
+                return st.pending_ != 0;
+            }
+            void await_resume() const noexcept {}
+        };
+        return awaitable{*this, cs};
+    }
+    template <std::size_t N>
+    auto next_direct(std::array<direct_child, N>& cs) noexcept {
+        struct awaitable {
+            compose_state& st;
+            std::array<direct_child, N>& cs;
+            bool await_ready() const noexcept {
+                for (std::size_t i = 0; i < N; ++i) {
+                    if (!cs[i].ended && cs[i].h.done()) {
+                        cs[i].ended = true;
+                        st.ended(i, *cs[i].p);
+                    }
+                }
+                return st.pending_ == 0;
+            }
+            void await_suspend(std::coroutine_handle<>) const noexcept {}
+            void await_resume() const noexcept {}
+        };
+        return awaitable{*this, cs};
+    }
 
 private:
+    void ended(std::size_t i, promise_base& p) noexcept {
+        if (first_ == none && (first_wins_ || p.exception_)) {
+            first_ = i;
+            source_.request_stop();  // only schedules the others' cancellation
+        }
+        --pending_;
+    }
+    // As task's awaiter does, but with the parent as continuation even when the child ends
+    // inline (then it does not resume the parent: see promise_base::on_final_suspend).
+    void start_direct_child(direct_child& c, std::size_t i, std::coroutine_handle<> parent) {
+        promise_base& p = *c.p;
+        p.set_continuation(parent);
+        if (!p.ambient_stop()) {
+            p.set_ambient_stop(&token_);
+        }
+        p.inline_start_ = promise_base::inline_start::running;
+        c.h.resume();
+        if (p.inline_start_ == promise_base::inline_start::finished) {
+            c.ended = true;
+            ended(i, p);
+        } else {
+            p.inline_start_ = promise_base::inline_start::none;
+        }
+    }
     static std::coroutine_handle<> child_done(compose_child::promise_type& p) noexcept {
         auto& st = *static_cast<compose_state*>(p.parent);
-        if (st.first_ == none && (st.first_wins_ || p.exception_)) {
-            st.first_ = p.index;
-            st.source_.request_stop();  // only schedules the others' cancellation
-        }
-        if (--st.pending_ == 0 && st.parent_) {
+        st.ended(p.index, p);
+        if (st.pending_ == 0 && st.parent_) {
             return std::exchange(st.parent_, {});
         }
         return std::noop_coroutine();
@@ -93,16 +162,21 @@ std::vector<compose_child> start_children(compose_state& st, std::vector<task<T>
     return children;
 }
 
-/// As start_children, for when_all(a, b, ...) and when_any(a, b, ...).
-template <class... Ts, std::size_t... I>
-std::array<compose_child, sizeof...(Ts)> start_children(compose_state& st,
-                                                        std::index_sequence<I...>,
-                                                        std::tuple<compose_slot<Ts>...>& slots,
-                                                        task<Ts>&... ts) {
-    std::array<compose_child, sizeof...(Ts)> children{
-        run_child(std::move(ts), std::get<I>(slots))...};
-    (st.start(children[I], I), ...);
-    return children;
+/// The children of when_all(a, b, ...) and when_any(a, b, ...), to run in place.
+template <class... Ts>
+std::array<compose_state::direct_child, sizeof...(Ts)> direct_children(task<Ts>&... ts) noexcept {
+    return {compose_state::direct_child{ts.handle(), &ts.handle().promise()}...};
+}
+
+/// What a finished child returned, void as void_result; rethrows what it threw.
+template <class T>
+compose_value_t<T> take_value(task<T>& t) {
+    if constexpr (std::is_void_v<T>) {
+        t.handle().promise().take_result();
+        return {};
+    } else {
+        return t.handle().promise().take_result();
+    }
 }
 
 /// Throws usage_error unless every task can be awaited.
