@@ -6,6 +6,7 @@
 #include <corio/event.hpp>
 #include <corio/runtime.hpp>
 #include <corio/stop_timer.hpp>
+#include <corio/task_group.hpp>
 
 #include "http/connection.hpp"
 
@@ -81,6 +82,10 @@ task<result<void>> server::serve(net::tcp_listener& listener, std::stop_token to
     state& st = *state_;
     // Cancelling the task that awaits serve() (with_timeout, say) ends accepting as `token` does.
     const std::stop_token ambient = co_await this_task::stop_token();
+    // The connection tasks are children of this frame's group, not detached: should this frame
+    // be destroyed before the drain below ends (a runtime torn down under serve()), the group
+    // destroys them first, so none is left running on a server its owner may then destroy.
+    task_group connections;
     st.listener = &listener;
     result<void> outcome;
     while (!st.stopping) {
@@ -91,7 +96,7 @@ task<result<void>> server::serve(net::tcp_listener& listener, std::stop_token to
             }
             break;
         }
-        spawn(serve_connection(std::move(*s)));
+        connections.spawn(serve_connection(std::move(*s)));
     }
     stop();
     st.listener = nullptr;
@@ -99,6 +104,7 @@ task<result<void>> server::serve(net::tcp_listener& listener, std::stop_token to
     // that ended the loop above would cut its waits short too, and serve() would return while
     // connection tasks still use the server, which its caller may then destroy.
     co_await with_stop_token({}, drain(st));
+    co_await connections.join();  // at once: the drain saw every connection end
     if (outcome && (token.stop_requested() || ambient.stop_requested())) {
         outcome = std::errc::operation_canceled;  // cancelled, not stopped: say so
     }

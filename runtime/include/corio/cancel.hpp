@@ -20,7 +20,9 @@ struct is_result : std::false_type {};
 template <class U>
 struct is_result<result<U>> : std::true_type {};
 
-struct ambient_stop_awaitable {
+/// `co_await current_ambient{}`: the calling task's ambient stop token (nullptr if none),
+/// without copying it.
+struct current_ambient {
     const std::stop_token* token = nullptr;
     bool await_ready() const noexcept { return false; }
     template <class Promise>
@@ -28,6 +30,10 @@ struct ambient_stop_awaitable {
         token = ambient_stop_of(h);
         return false;  // never actually suspends
     }
+    const std::stop_token* await_resume() const noexcept { return token; }
+};
+
+struct ambient_stop_awaitable : current_ambient {
     std::stop_token await_resume() const noexcept { return token ? *token : std::stop_token{}; }
 };
 
@@ -58,14 +64,18 @@ struct deadline_timer final : timer_node {
 }  // namespace detail
 
 namespace this_task {
-/// `co_await this_task::stop_token()`: the token that cancels the calling task's waits
-/// (set by with_timeout or by whoever spawned it); an empty token when nothing can.
+/// `co_await this_task::stop_token()`: the calling task's ambient token, the one that cancels
+/// its waits. A task inherits its awaiter's, unless it was given its own first: by
+/// with_stop_token, with_timeout, spawn(t, token), or as a child of when_all, when_any or a
+/// task_group (their token, linked to their caller's). An empty token when nothing can cancel
+/// the task (a block_on task, or one spawned without a token, and what they await).
 inline detail::ambient_stop_awaitable stop_token() noexcept { return {}; }
 }  // namespace this_task
 
 /// Runs `t` with `token` as its ambient stop token instead of the awaiting task's: every wait
-/// inside `t`, however deep, follows `token`, and only `token` (cancelling the caller no longer
-/// reaches them). An empty token makes them uncancellable: for cleanup that must finish (a
+/// inside `t`, however deep, follows `token` (for the children of when_all, when_any and
+/// task_group inside it, see docs/composition.md), and cancelling the caller no longer reaches
+/// them. An empty token makes them uncancellable: for cleanup that must finish (a
 /// server's drain). Returns what `t` returns; exceptions propagate.
 template <class T>
 task<T> with_stop_token(std::stop_token token, task<T> t) {

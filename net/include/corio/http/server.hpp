@@ -71,10 +71,14 @@ public:
     /// in the same graceful stop: no more accepting, idle connections closed at once, the others
     /// given up to shutdown_grace to finish their in-flight request, then cut. The cancellation
     /// that began it does not cut that drain short: serve() returns only once every connection
-    /// task has ended, so the server may be destroyed as soon as it returns.
+    /// task has ended, so the server may be destroyed as soon as it returns. The connection
+    /// tasks are children of a task_group in serve()'s frame (see docs/composition.md): should
+    /// that frame be destroyed first (a runtime torn down under serve()), it destroys them.
     /// Returns success after stop(); std::errc::operation_canceled when `token` or the awaiting
     /// task was cancelled before it returned (stop() called too or not); otherwise the accept
-    /// error that ended it (EMFILE/ENFILE are retried, not returned). On the select backend a
+    /// error that ended it (EMFILE/ENFILE are retried, not returned). An exception escaping a
+    /// connection task (not a handler's: those become 500 answers) is rethrown by serve() once
+    /// the drain is over; later ones are dropped. On the select backend a
     /// client accepted on a descriptor >= FD_SETSIZE, which the loop cannot watch, gets
     /// "503 Service Unavailable" with Retry-After and Connection: close, and accepting backs
     /// off as when out of descriptors (see tcp_listener::accept).
