@@ -27,7 +27,8 @@ constexpr const char* usage =
     "Echoes every byte on each TCP connection. Defaults: --host 127.0.0.1 --port 7000;\n"
     "on SIGINT/SIGTERM it stops accepting and gives open connections S seconds (default 5).\n"
     "--threads N: N loops, each on its own thread with its own SO_REUSEPORT listener (default 1).\n"
-    "--stats: at exit, print the backend's counters (io_uring: SQEs per io_uring_enter).\n";
+    "--stats: at exit, print the backend's counters (io_uring: SQEs per io_uring_enter).\n"
+    "SIGUSR1 prints every live task to stderr (where it was spawned, what it waits on).\n";
 
 struct connections {
     int open = 0;
@@ -62,12 +63,24 @@ task<> echo(tcp_stream s, connections& live) {
     }
 }
 
+// SIGUSR1 prints every live task to stderr and waits on; any other signal is returned.
+task<corio::result<int>> next_signal(corio::signal_listener& signals, const corio::runtime& rt) {
+    for (;;) {
+        auto sig = co_await signals.wait();
+        if (!sig || *sig != SIGUSR1) {
+            co_return sig;
+        }
+        fmt::print(stderr, "{}", rt.dump_tasks().to_string());
+    }
+}
+
 // The first signal drains every loop; a second one, while draining, ends the server at once.
-task<> stop_on_signal(corio::signal_listener& signals, std::stop_source& stop) {
-    auto sig = co_await signals.wait();
+task<> stop_on_signal(corio::signal_listener& signals, std::stop_source& stop,
+                      const corio::runtime& rt) {
+    auto sig = co_await next_signal(signals, rt);
     fmt::print(stderr, "echo_server: {}, draining\n", sig ? strsignal(*sig) : "signal wait failed");
     stop.request_stop();  // each loop's pending accept() resumes with operation_canceled
-    sig = co_await signals.wait();
+    sig = co_await next_signal(signals, rt);
     if (sig) {
         fmt::print(stderr, "echo_server: {} again, exiting now\n", strsignal(*sig));
         std::_Exit(128 + *sig);
@@ -119,7 +132,7 @@ task<> serve_all(corio::runtime& rt, corio::signal_listener& signals,
     std::stop_source stop;
     finish_line line;
     line.serving = static_cast<int>(listeners.size());
-    corio::spawn(stop_on_signal(signals, stop));
+    corio::spawn(stop_on_signal(signals, stop, rt));
     for (unsigned i = 0; i < listeners.size(); ++i) {
         rt.spawn_on(i, serve(std::move(listeners[i]), stop.get_token(), drain, line));
     }
@@ -173,7 +186,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     // Caught from before the server says it listens: a signal sent as soon as it does is not fatal.
-    auto signals = corio::signal_listener::open({SIGINT, SIGTERM});
+    auto signals = corio::signal_listener::open({SIGINT, SIGTERM, SIGUSR1});
     if (!signals) {
         fmt::print(stderr, "echo_server: signals: {}\n", signals.error().message());
         return 1;

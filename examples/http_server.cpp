@@ -29,14 +29,26 @@ constexpr const char* usage =
     "                   [--help]\n"
     "Serves GET /plaintext (Hello, World!), GET /metrics (Prometheus), POST /echo (the body\n"
     "back) and, with --root, the files under DIR. Defaults: --host 127.0.0.1 --port 8080.\n"
-    "SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit 0.\n";
+    "SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit 0.\n"
+    "SIGUSR1: print every live task to stderr (where it was spawned, what it waits on).\n";
+
+// SIGUSR1 prints every live task to stderr and waits on; any other signal is returned.
+task<corio::result<int>> next_signal(corio::signal_listener& signals, const corio::runtime& rt) {
+    for (;;) {
+        auto sig = co_await signals.wait();
+        if (!sig || *sig != SIGUSR1) {
+            co_return sig;
+        }
+        fmt::print(stderr, "{}", rt.dump_tasks().to_string());
+    }
+}
 
 // The first signal stops the server gracefully; a second one, while it drains, ends it at once.
-task<> stop_on_signal(corio::signal_listener& signals, server& srv) {
-    auto sig = co_await signals.wait();
+task<> stop_on_signal(corio::signal_listener& signals, server& srv, const corio::runtime& rt) {
+    auto sig = co_await next_signal(signals, rt);
     fmt::print(stderr, "http_server: {}, shutting down\n", sig ? strsignal(*sig) : "signal wait failed");
     srv.stop();
-    sig = co_await signals.wait();
+    sig = co_await next_signal(signals, rt);
     if (sig) {
         fmt::print(stderr, "http_server: {} again, exiting now\n", strsignal(*sig));
         std::_Exit(128 + *sig);
@@ -102,7 +114,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     // Caught from before the server says it listens: a signal sent as soon as it does is not fatal.
-    auto signals = corio::signal_listener::open({SIGINT, SIGTERM});
+    auto signals = corio::signal_listener::open({SIGINT, SIGTERM, SIGUSR1});
     if (!signals) {
         fmt::print(stderr, "http_server: signals: {}\n", signals.error().message());
         return 1;
@@ -118,10 +130,11 @@ int main(int argc, char** argv) {
     }
     std::fflush(stdout);
     auto served = rt.block_on([](corio::signal_listener& signals, server& srv,
-                                 corio::net::tcp_listener& l) -> task<corio::result<void>> {
-        corio::spawn(stop_on_signal(signals, srv));
+                                 corio::net::tcp_listener& l,
+                                 const corio::runtime& rt) -> task<corio::result<void>> {
+        corio::spawn(stop_on_signal(signals, srv, rt));
         co_return co_await srv.serve(l);
-    }(*signals, srv, *listener));
+    }(*signals, srv, *listener, rt));
     if (!served) {
         fmt::print(stderr, "http_server: {}\n", served.error().message());
         return 1;

@@ -55,6 +55,7 @@ public:
             }
             n_.sched = s;
             n_.handle = h;
+            n_.note_park(detail::root_of(h), "event");
             e_.link(n_);
             return n_.watch_stop(token_, detail::ambient_stop_of(h));
         }
