@@ -3,6 +3,7 @@
 #include <corio/detail/stall_detector.hpp>
 
 #include <corio/detail/scheduler.hpp>
+#include <corio/detail/task_dump.hpp>
 
 #include <fmt/format.h>
 
@@ -20,7 +21,7 @@ std::string stall_report::to_string() const {
     }
     return fmt::format("corio: loop {} stalled for {} ms in a task spawned at {}:{} ({})", loop,
                        stalled_for.count(), spawned_at.file_name(), spawned_at.line(),
-                       spawned_at.function_name());
+                       detail::readable_function(spawned_at));
 }
 
 }  // namespace corio

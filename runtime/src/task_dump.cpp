@@ -30,6 +30,19 @@ std::string describe(const waiter& w, clock_type::time_point now) {
 
 }  // namespace
 
+std::string_view readable_function(const std::source_location& loc) noexcept {
+    const std::string_view name = loc.function_name();
+    if (!name.ends_with(".Frame*)")) {
+        return name;
+    }
+    const std::size_t open = name.find('(');
+    const std::size_t mangled = name.rfind("::_Z");
+    if (open == std::string_view::npos || mangled == std::string_view::npos || mangled <= open) {
+        return name;
+    }
+    return name.substr(open + 1, mangled - open - 1);
+}
+
 void scheduler::collect_tasks(std::vector<task_info>& out) const {
     const clock_type::time_point t = now();
     auto add = [&](const promise_base& p, bool block_on) {
@@ -144,7 +157,7 @@ std::string task_dump::to_string() const {
         } else {
             fmt::format_to(std::back_inserter(out), "  loop {}: {}:{} ({}){}: {}\n", t.loop,
                            t.spawned_at.file_name(), t.spawned_at.line(),
-                           t.spawned_at.function_name(), kind, state);
+                           detail::readable_function(t.spawned_at), kind, state);
         }
     }
     for (unsigned i : silent_loops) {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -125,4 +126,27 @@ TEST_CASE("stall_threshold zero starts no detector", "[stall]") {
         rt.block_on(busy_for(120ms));
     }
     CHECK(out.take().empty());
+}
+
+namespace {
+corio::task<void> spawner_coroutine(unsigned& line) {
+    corio::spawn(busy_for(0ms)); line = __LINE__;
+    co_return;
+}
+}  // namespace
+
+TEST_CASE("a report names a coroutine spawner readably", "[stall]") {
+    // g++ names a coroutine body "void f(f(args)::_Z....Frame*)": the report shows f(args).
+    corio::runtime_options o;
+    o.stall_threshold = 0ms;
+    corio::runtime rt(std::move(o));
+    unsigned line = 0;
+    rt.block_on(spawner_coroutine(line));
+    const corio::task_dump d = rt.dump_tasks();
+    REQUIRE(d.tasks.size() == 1);
+    const corio::stall_report r{0, 60ms, d.tasks[0].spawned_at};
+    const std::string text = r.to_string();
+    CHECK(text.find("stall_test.cpp:" + std::to_string(line) + " (") != std::string::npos);
+    CHECK(text.find("Frame") == std::string::npos);
+    CHECK(text.find("spawner_coroutine(") != std::string::npos);
 }

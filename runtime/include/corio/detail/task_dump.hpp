@@ -6,6 +6,8 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <source_location>
+#include <string_view>
 #include <vector>
 
 namespace corio::detail {
@@ -18,5 +20,9 @@ struct dump_request {
     bool done = false;
     std::vector<task_info> tasks;
 };
+
+/// The function of `loc` as a reader wants it: g++ names a coroutine body
+/// "void f(f(args)::_Z1f....Frame*)"; this gives "f(args)". Other names are returned unchanged.
+std::string_view readable_function(const std::source_location& loc) noexcept;
 
 }  // namespace corio::detail
