@@ -4,17 +4,21 @@
 
 #include <corio/backend.hpp>
 #include <corio/net/address.hpp>
+#include <corio/net/tcp_listener.hpp>
 #include <corio/runtime.hpp>
+#include <corio/signal_listener.hpp>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
 #include <charconv>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <sys/resource.h>
 
@@ -115,6 +119,35 @@ inline void raise_fd_limit() {
     if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
         lim.rlim_cur = lim.rlim_max;
         ::setrlimit(RLIMIT_NOFILE, &lim);
+    }
+}
+
+/// The servers' listeners: one per loop (SO_REUSEPORT) for threads > 1. One listener alone keeps
+/// SO_REUSEPORT off, so a second server started on the port fails to bind instead of sharing it.
+inline corio::result<std::vector<corio::net::tcp_listener>> bind_listeners(
+    const corio::net::endpoint& ep, unsigned threads) {
+    if (threads > 1) {
+        return corio::net::tcp_listener::bind_per_thread(ep, threads);
+    }
+    auto one = corio::net::tcp_listener::bind(ep);
+    if (!one) {
+        return one.error();
+    }
+    std::vector<corio::net::tcp_listener> listeners;
+    listeners.push_back(std::move(*one));
+    return listeners;
+}
+
+/// The next signal other than SIGUSR1; each SIGUSR1 meanwhile prints every live task to stderr
+/// (where it was spawned, what it waits on).
+inline corio::task<corio::result<int>> next_signal(corio::signal_listener& signals,
+                                                   const corio::runtime& rt) {
+    for (;;) {
+        auto sig = co_await signals.wait();
+        if (!sig || *sig != SIGUSR1) {
+            co_return sig;
+        }
+        fmt::print(stderr, "{}", rt.dump_tasks().to_string());
     }
 }
 

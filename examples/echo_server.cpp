@@ -28,7 +28,8 @@ constexpr const char* usage =
     "Echoes every byte on each TCP connection. Defaults: --host 127.0.0.1 --port 7000;\n"
     "on SIGINT/SIGTERM it stops accepting and gives open connections S seconds (default 5).\n"
     "--threads N: N loops, each on its own thread with its own SO_REUSEPORT listener (default 1).\n"
-    "--stats: at exit, print the backend's counters (io_uring: SQEs per io_uring_enter).\n";
+    "--stats: at exit, print the backend's counters (io_uring: SQEs per io_uring_enter).\n"
+    "SIGUSR1 prints every live task to stderr (where it was spawned, what it waits on).\n";
 
 // A peer that resets or vanishes is routine; anything else (e.g. select's fd_set_overflow
 // for a descriptor past FD_SETSIZE) is worth a line.
@@ -55,11 +56,12 @@ task<> echo(tcp_stream s) {
 }
 
 // The first signal drains every loop; a second one, while draining, ends the server at once.
-task<> stop_on_signal(corio::signal_listener& signals, std::stop_source& stop) {
-    auto sig = co_await signals.wait();
+task<> stop_on_signal(corio::signal_listener& signals, std::stop_source& stop,
+                      const corio::runtime& rt) {
+    auto sig = co_await cli::next_signal(signals, rt);
     fmt::print(stderr, "echo_server: {}, draining\n", sig ? strsignal(*sig) : "signal wait failed");
     stop.request_stop();  // each loop's pending accept() resumes with operation_canceled
-    sig = co_await signals.wait();
+    sig = co_await cli::next_signal(signals, rt);
     if (sig) {
         fmt::print(stderr, "echo_server: {} again, exiting now\n", strsignal(*sig));
         std::_Exit(128 + *sig);
@@ -98,27 +100,13 @@ task<> serve_all(corio::runtime& rt, corio::signal_listener& signals,
                  std::vector<tcp_listener> listeners, std::chrono::seconds drain) {
     std::stop_source stop;
     corio::latch finished(static_cast<std::ptrdiff_t>(listeners.size()));
-    corio::spawn(stop_on_signal(signals, stop));
+    corio::spawn(stop_on_signal(signals, stop, rt));
     for (unsigned i = 0; i < listeners.size(); ++i) {
         rt.spawn_on(i, serve(std::move(listeners[i]), stop.get_token(), drain, finished));
     }
     (void)co_await finished.wait();
 }
 
-// One listener alone keeps SO_REUSEPORT off, so a second server on the port fails to bind.
-corio::result<std::vector<tcp_listener>> bind_listeners(const corio::net::endpoint& ep,
-                                                        unsigned threads) {
-    if (threads > 1) {
-        return tcp_listener::bind_per_thread(ep, threads);
-    }
-    auto one = tcp_listener::bind(ep);
-    if (!one) {
-        return one.error();
-    }
-    std::vector<tcp_listener> listeners;
-    listeners.push_back(std::move(*one));
-    return listeners;
-}
 
 int main(int argc, char** argv) {
     std::string host = "127.0.0.1", backend;
@@ -146,13 +134,13 @@ int main(int argc, char** argv) {
     const auto ep = a.endpoint(host, port);
     cli::raise_fd_limit();
     corio::runtime rt = a.runtime(backend, threads);
-    auto listeners = bind_listeners(ep, threads);
+    auto listeners = cli::bind_listeners(ep, threads);
     if (!listeners) {
         fmt::print(stderr, "echo_server: bind {}: {}\n", ep.to_string(), listeners.error().message());
         return 1;
     }
     // Caught from before the server says it listens: a signal sent as soon as it does is not fatal.
-    auto signals = corio::signal_listener::open({SIGINT, SIGTERM});
+    auto signals = corio::signal_listener::open({SIGINT, SIGTERM, SIGUSR1});
     if (!signals) {
         fmt::print(stderr, "echo_server: signals: {}\n", signals.error().message());
         return 1;

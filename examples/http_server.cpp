@@ -37,15 +37,17 @@ constexpr const char* usage =
     "Serves GET /plaintext (Hello, World!), GET /metrics (Prometheus, summed over every loop),\n"
     "POST /echo (the body back) and, with --root, the files under DIR. Defaults: --host\n"
     "127.0.0.1 --port 8080 --threads 1 (N loops, each on its own thread and SO_REUSEPORT listener).\n"
-    "SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit 0.\n";
+    "SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit 0.\n"
+    "SIGUSR1: print every live task to stderr (where it was spawned, what it waits on).\n";
 
 // The first signal stops every loop's server gracefully; a second one, while they drain, ends
-// the process at once.
-task<> stop_on_signal(corio::signal_listener& signals, std::stop_source& stop) {
-    auto sig = co_await signals.wait();
+// the process at once. SIGUSR1 dumps the tasks in between.
+task<> stop_on_signal(corio::signal_listener& signals, std::stop_source& stop,
+                      const corio::runtime& rt) {
+    auto sig = co_await cli::next_signal(signals, rt);
     fmt::print(stderr, "http_server: {}, shutting down\n", sig ? strsignal(*sig) : "signal wait failed");
     stop.request_stop();
-    sig = co_await signals.wait();
+    sig = co_await cli::next_signal(signals, rt);
     if (sig) {
         fmt::print(stderr, "http_server: {} again, exiting now\n", strsignal(*sig));
         std::_Exit(128 + *sig);
@@ -119,20 +121,6 @@ task<> serve_loop(server& srv, corio::net::tcp_listener listener, std::stop_toke
     loops.finished.count_down();
 }
 
-// One listener alone keeps SO_REUSEPORT off, so a second server on the port fails to bind.
-corio::result<std::vector<corio::net::tcp_listener>> bind_listeners(const corio::net::endpoint& ep,
-                                                                    unsigned threads) {
-    if (threads > 1) {
-        return corio::net::tcp_listener::bind_per_thread(ep, threads);
-    }
-    auto one = corio::net::tcp_listener::bind(ep);
-    if (!one) {
-        return one.error();
-    }
-    std::vector<corio::net::tcp_listener> listeners;
-    listeners.push_back(std::move(*one));
-    return listeners;
-}
 
 }  // namespace
 
@@ -166,13 +154,13 @@ int main(int argc, char** argv) {
     }
     cli::raise_fd_limit();
     corio::runtime rt = a.runtime(backend, threads);
-    auto listeners = bind_listeners(ep, threads);
+    auto listeners = cli::bind_listeners(ep, threads);
     if (!listeners) {
         fmt::print(stderr, "http_server: bind {}: {}\n", ep.to_string(), listeners.error().message());
         return 1;
     }
     // Caught from before the server says it listens: a signal sent as soon as it does is not fatal.
-    auto signals = corio::signal_listener::open({SIGINT, SIGTERM});
+    auto signals = corio::signal_listener::open({SIGINT, SIGTERM, SIGUSR1});
     if (!signals) {
         fmt::print(stderr, "http_server: signals: {}\n", signals.error().message());
         return 1;
@@ -194,7 +182,7 @@ int main(int argc, char** argv) {
                                       std::vector<corio::net::tcp_listener> listeners) -> task<int> {
         std::stop_source stop;
         loops_serving loops{corio::latch(static_cast<std::ptrdiff_t>(servers.size()))};
-        corio::spawn(stop_on_signal(signals, stop));
+        corio::spawn(stop_on_signal(signals, stop, rt));
         for (unsigned i = 0; i < servers.size(); ++i) {
             rt.spawn_on(i, serve_loop(*servers[i], std::move(listeners[i]), stop.get_token(), loops));
         }

@@ -76,7 +76,7 @@ void detail::complete(completion& c) noexcept {
         h->unlink(c);
     }
     c.st = waiter::state::scheduled;
-    c.sched->schedule(c.handle);
+    c.sched->schedule(c.handle, c.root);
 }
 
 result<int> detail::accept_op::complete(completion& c) const noexcept {

@@ -90,7 +90,7 @@ void io_handle::finish(detail::io_wait*& slot) noexcept {
     slot = nullptr;
     w->owner = nullptr;
     w->st = detail::waiter::state::scheduled;
-    sched_->schedule(w->handle);
+    sched_->schedule(w->handle, w->root);
 }
 
 void io_handle::claim() noexcept {
@@ -166,7 +166,7 @@ bool detail::poll_ready(io_wait& w, readiness r) noexcept {
     w.owner = nullptr;
     w.poll = nullptr;
     w.st = waiter::state::scheduled;
-    w.sched->schedule(w.handle);
+    w.sched->schedule(w.handle, w.root);
     return true;
 }
 

@@ -3,6 +3,7 @@
 #include <corio/runtime.hpp>
 
 #include <corio/detail/blocking_pool.hpp>
+#include <corio/detail/stall_detector.hpp>
 
 #include <fmt/format.h>
 
@@ -46,6 +47,17 @@ public:
                 shut_down();
                 return e.code();
             }
+        }
+        return {};
+    }
+
+    /// Starts the stall detector (runtime_options::stall_threshold > 0). Errors: the OS error
+    /// from creating its thread.
+    result<void> watch(std::chrono::milliseconds threshold, stall_detector::sink s) {
+        try {
+            watchdog_ = std::make_unique<stall_detector>(loops_, threshold, std::move(s));
+        } catch (const std::system_error& e) {
+            return e.code();
         }
         return {};
     }
@@ -110,6 +122,7 @@ private:
     }
 
     void shut_down() noexcept {
+        watchdog_.reset();  // it reads the loops' state
         {
             std::lock_guard lock(mutex_);
             if (shutdown_) {
@@ -142,6 +155,7 @@ private:
     bool should_run_ = true;
     bool shutdown_ = false;
     bool destroy_ = false;
+    std::unique_ptr<stall_detector> watchdog_;
 };
 
 }  // namespace corio::detail
@@ -166,6 +180,12 @@ result<runtime> runtime::create(runtime_options options) {
                                                       std::move(loops));
     if (auto started = group->start(); !started) {
         return started.error();
+    }
+    if (options.stall_threshold > std::chrono::milliseconds::zero()) {
+        if (auto watched = group->watch(options.stall_threshold, std::move(options.on_stall));
+            !watched) {
+            return watched.error();
+        }
     }
     return runtime(std::move(group));
 }

@@ -103,14 +103,14 @@ void scheduler::wake_waiter(waiter& w, std::error_code why) {
     }
     w.reason = why;
     w.st = waiter::state::scheduled;
-    schedule(w.handle);
+    schedule(w.handle, w.root);
 }
 
-void scheduler::schedule_remote(std::coroutine_handle<> h) {
+void scheduler::schedule_remote(std::coroutine_handle<> h, promise_base* root) {
     // Notified under the lock: drain_remote takes it too, so h cannot run (and its loop cannot
     // finish and destroy this scheduler) until this call no longer touches the scheduler.
     std::lock_guard lock(remote_mutex_);
-    remote_ready_.push_back(h);
+    remote_ready_.push_back({h, root});
     notify_remote();
 }
 
@@ -156,7 +156,7 @@ void scheduler::forget_remote_cancel(waiter& w) noexcept {
 void scheduler::unschedule_remote(std::coroutine_handle<> h) noexcept {
     {
         std::lock_guard lock(remote_mutex_);
-        std::erase(remote_ready_, h);
+        std::erase_if(remote_ready_, [h](const ready_entry& e) { return e.handle == h; });
     }
     ready_.erase(h);
 }
@@ -166,11 +166,12 @@ void scheduler::drain_remote() {
         return;
     }
     std::vector<waiter*> cancels;
+    std::vector<std::shared_ptr<dump_request>> dumps;
     linger_ = true;  // more hand-offs tend to follow one: see park_timeout()
     {
         std::lock_guard lock(remote_mutex_);
-        for (auto h : remote_ready_) {
-            ready_.push(h);
+        for (auto e : remote_ready_) {
+            ready_.push(e.handle, e.root);
         }
         remote_ready_.clear();
         for (auto& [frame, promise] : remote_spawns_) {
@@ -178,12 +179,16 @@ void scheduler::drain_remote() {
         }
         remote_spawns_.clear();
         cancels.swap(remote_cancels_);
+        dumps.swap(remote_dumps_);
         for (waiter* w : cancels) {
             w->remote_cancel_pending.store(false, std::memory_order_relaxed);
         }
     }
     for (waiter* w : cancels) {
         wake_waiter(*w, std::make_error_code(std::errc::operation_canceled));
+    }
+    if (!dumps.empty()) {
+        answer_dumps(dumps);  // after the hand-offs above: their tasks show as ready
     }
 }
 
@@ -196,7 +201,7 @@ void scheduler::spawn(std::coroutine_handle<> h, promise_base& p) {
     }
     spawned_head_ = &p;
     ++spawned_;
-    schedule(h);
+    schedule(h, &p);
 }
 
 void scheduler::finish_spawned(promise_base& p) noexcept {
@@ -249,8 +254,18 @@ void scheduler::run_ready_batch() {
     // turn, after a poll, so a busy coroutine cannot starve I/O.
     for (std::size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) {
         budget_ = budget_per_turn;
-        ready_.pop().resume();
+        const ready_entry e = ready_.pop();
+        running_ = e.root;
+        running_at_.store(e.root ? e.root->spawned_at() : std::source_location{},
+                          std::memory_order_relaxed);
+        e.handle.resume();
     }
+    running_ = nullptr;
+    running_at_.store({}, std::memory_order_relaxed);  // busy after this is in no known task
+}
+
+void scheduler::mark_busy(clock_type::time_point t) noexcept {
+    busy_since_.store(t.time_since_epoch().count(), std::memory_order_relaxed);
 }
 
 std::optional<std::chrono::nanoseconds> scheduler::poll_timeout() {
@@ -313,6 +328,15 @@ bool scheduler::run_loop(bool (*done)(void*), void* ctx) {
     reactor_->attach_thread();
     current_guard guard(this);
     sigpipe_guard no_sigpipe;  // EPIPE instead, from every call the loop makes (see its header)
+    struct idle_on_exit {
+        scheduler& s;
+        ~idle_on_exit() {
+            s.busy_since_.store(0, std::memory_order_relaxed);
+            s.in_run_.store(false, std::memory_order_relaxed);
+        }
+    } idle{*this};
+    in_run_.store(true, std::memory_order_relaxed);
+    mark_busy(clock_type::now());
     for (;;) {
         drain_remote();
         run_ready_batch();
@@ -324,12 +348,15 @@ bool scheduler::run_loop(bool (*done)(void*), void* ctx) {
             return false;
         }
         const auto timeout = park_timeout();
+        busy_since_.store(0, std::memory_order_relaxed);
         auto r = reactor_->poll(timeout);
         parked_.store(false, std::memory_order_relaxed);
         if (!r) {
             throw std::system_error(r.error(), "corio: reactor wait failed");
         }
         polled_at_ = now();
+        // Always steady_clock: the stall detector measures real time even under a manual clock.
+        mark_busy(clock_ ? clock_type::now() : polled_at_);
         timers_.expire(polled_at_);
     }
 }

@@ -34,6 +34,12 @@ bool waiter::watch_stop(const std::stop_token& explicit_token, const std::stop_t
 }
 
 void waiter::release() noexcept {
+    if (root) {  // the task no longer waits here (a later park may already have replaced it)
+        if (root->waiting_on_ == this) {
+            root->waiting_on_ = nullptr;
+        }
+        root = nullptr;
+    }
     // Destroying a stop_callback waits for a callback running on another thread, so after
     // these two lines no new remote cancellation can name this waiter.
     if (links) {

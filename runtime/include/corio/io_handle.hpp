@@ -32,6 +32,28 @@ class io_handle;
 template <class Op>
 class io_operation;
 
+namespace detail {
+/// What a task parked on `Op` waits on, for runtime::dump_tasks() ("recv on fd 7").
+template <class Op>
+constexpr const char* wait_text(interest dir) noexcept {
+    if constexpr (std::is_same_v<Op, recv_op>) {
+        return "recv on fd";
+    } else if constexpr (std::is_same_v<Op, read_op>) {
+        return "read on fd";
+    } else if constexpr (std::is_same_v<Op, send_op>) {
+        return "send on fd";
+    } else if constexpr (std::is_same_v<Op, writev_op>) {
+        return "writev on fd";
+    } else if constexpr (std::is_same_v<Op, accept_op>) {
+        return "accept on fd";
+    } else if constexpr (std::is_same_v<Op, connect_op>) {
+        return "connect on fd";
+    } else {
+        return dir == interest::write ? "wait writable on fd" : "wait readable on fd";
+    }
+}
+}  // namespace detail
+
 /// Owns one non-blocking descriptor and parks at most one reader and one writer on it.
 /// Registers with the running loop's reactor lazily (at the first wait) and stays there: an
 /// operation started on another loop (or runtime) meanwhile throws usage_error.
@@ -233,11 +255,13 @@ public:
                 new (&c_) completion_type();
                 on_port_ = true;
                 c_.handle = h;
+                c_.note_park(detail::root_of(h), detail::wait_text<Op>(dir_), h_.fd_);
                 return submit(ambient);
             }
         }
         w_.handle = h;
         w_.self = this;
+        w_.note_park(detail::root_of(h), detail::wait_text<Op>(dir_), h_.fd_);
         if (auto p = h_.park(w_, dir_, *loop_.sched); !p) {
             // It cannot wait (select: a descriptor >= FD_SETSIZE). One try instead, so what
             // needs no wait still works even after EAGAIN or the budget skipped the first.

@@ -5,12 +5,15 @@
 #include <corio/cancel.hpp>
 #include <corio/clock.hpp>
 #include <corio/detail/scheduler.hpp>
+#include <corio/diagnostics.hpp>
 #include <corio/result.hpp>
 #include <corio/task.hpp>
 
+#include <chrono>
 #include <exception>
 #include <functional>
 #include <memory>
+#include <source_location>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -37,6 +40,14 @@ struct runtime_options {
     /// At most this many threads run spawn_blocking() work at once (started on demand); 0
     /// counts as 1.
     std::size_t blocking_threads = 64;
+    /// The stall detector: a loop that runs this long without returning to its reactor (one
+    /// task computing, or blocking in a system call) is reported once, through on_stall. A
+    /// watchdog thread checks every loop about four times per threshold; zero disables it (no
+    /// thread then).
+    std::chrono::milliseconds stall_threshold{100};
+    /// Receives each stall report, on the watchdog thread (keep it short; it must not touch
+    /// the runtime); empty = print stall_report::to_string() to stderr.
+    std::function<void(const stall_report&)> on_stall;
 };
 
 namespace detail {
@@ -97,18 +108,24 @@ public:
     /// called first, throws std::system_error holding std::errc::operation_canceled (`t` is
     /// destroyed unfinished).
     template <class T>
-    T block_on(task<T> t) {
+    T block_on(task<T> t, std::source_location loc = std::source_location::current()) {
         auto h = t.handle();
         if (!t.valid()) {
             throw usage_error("corio::runtime::block_on: empty or already awaited task");
         }
         restart_loops();
         detail::root_task root = detail::drive(h, h.promise());
+        h.promise().make_root(loc);
         struct root_guard {
             std::coroutine_handle<> h;
-            ~root_guard() { h.destroy(); }
-        } guard{root.h};
-        sched_->schedule(root.h);
+            detail::scheduler* s;
+            ~root_guard() {
+                s->set_block_on_root(nullptr);
+                h.destroy();
+            }
+        } guard{root.h, sched_};
+        sched_->set_block_on_root(&h.promise());
+        sched_->schedule(root.h, &h.promise());
         if (!sched_->run_until([&] { return root.h.done(); })) {
             throw std::system_error(std::make_error_code(std::errc::operation_canceled),
                                     "corio::runtime::block_on: runtime stopped");
@@ -117,29 +134,34 @@ public:
     }
 
     /// Runs `t` detached: the runtime owns it until it finishes or the runtime is destroyed.
-    /// Its result is discarded; an escaping exception goes to on_unhandled_exception.
+    /// Its result is discarded; an escaping exception goes to on_unhandled_exception. `loc`
+    /// (the caller's) is what dump_tasks() and stall reports name the task by.
     template <class T>
-    void spawn(task<T> t) {
+    void spawn(task<T> t, std::source_location loc = std::source_location::current()) {
         auto h = t.release();
         if (!h) {
             throw usage_error("corio::runtime::spawn: empty task");
         }
+        h.promise().make_root(loc);
         sched_->spawn(h, h.promise());
     }
     /// As spawn(t), with `token` as its ambient stop token (see corio::spawn(t, token)).
     template <class T>
-    void spawn(task<T> t, std::stop_token token) {
-        spawn(with_stop_token(std::move(token), std::move(t)));
+    void spawn(task<T> t, std::stop_token token,
+               std::source_location loc = std::source_location::current()) {
+        spawn(with_stop_token(std::move(token), std::move(t)), loc);
     }
     /// Runs `t` detached on loop `loop` (0 .. threads()-1) from any thread; it starts at that
     /// loop's next turn, and stays there. Throws usage_error for an empty task or a loop out of
     /// range. If the runtime is destroyed before the loop took it, the task is destroyed unrun.
     template <class T>
-    void spawn_on(unsigned loop, task<T> t) {
+    void spawn_on(unsigned loop, task<T> t,
+                  std::source_location loc = std::source_location::current()) {
         auto h = t.release();
         if (!h) {
             throw usage_error("corio::runtime::spawn_on: empty task");
         }
+        h.promise().make_root(loc);
         loop_at(loop, h).spawn_remote(h, h.promise());
     }
 
@@ -156,6 +178,17 @@ public:
     /// backend keeps none.
     reactor_stats backend_stats() const noexcept;
 
+    /// Lists every live task (block_on's and the spawned ones): its loop, where it was
+    /// spawned, and whether it runs, is ready, or waits, and on what. Each loop lists its own
+    /// tasks on its own thread at its next turn; the caller waits up to `per_loop_timeout` for
+    /// them all, and a loop that did not answer (stalled in a task, or stopped) is named in
+    /// task_dump::silent_loops. Callable from any task on any loop, and from any thread while
+    /// the runtime runs; outside block_on()/run(), call it on the runtime's own thread (loop
+    /// 0 is then read directly). Costs the running loops nothing until called: a few stores
+    /// per wait and per resume keep what it reads up to date. Throws std::bad_alloc only.
+    task_dump dump_tasks(
+        std::chrono::milliseconds per_loop_timeout = std::chrono::milliseconds(100)) const;
+
 private:
     explicit runtime(std::unique_ptr<detail::loop_group> group) noexcept;
     void restart_loops() noexcept;
@@ -169,7 +202,7 @@ private:
 /// loop (see runtime::spawn_on). Throws usage_error outside a runtime, for an empty task or a
 /// loop out of range.
 template <class T>
-void spawn_on(unsigned loop, task<T> t) {
+void spawn_on(unsigned loop, task<T> t, std::source_location loc = std::source_location::current()) {
     auto* s = detail::scheduler::current();
     if (!s) {
         throw usage_error("corio::spawn_on: no runtime is running on this thread");
@@ -183,6 +216,7 @@ void spawn_on(unsigned loop, task<T> t) {
         h.destroy();
         throw usage_error("corio::spawn_on: no such loop in this runtime");
     }
+    h.promise().make_root(loc);
     target->spawn_remote(h, h.promise());
 }
 
@@ -199,9 +233,10 @@ inline unsigned current_loop() {
 /// Spawns `t` detached on the loop running the calling coroutine: it runs on, unowned by the
 /// caller, until it finishes or the runtime is destroyed, and it does not inherit the caller's
 /// cancellation (with_timeout around the caller does not reach it; use a task_group for
-/// children that must end with their parent). Throws usage_error outside a runtime.
+/// children that must end with their parent). `loc` (the caller's) names the task in
+/// runtime::dump_tasks() and stall reports. Throws usage_error outside a runtime.
 template <class T>
-void spawn(task<T> t) {
+void spawn(task<T> t, std::source_location loc = std::source_location::current()) {
     auto* s = detail::scheduler::current();
     if (!s) {
         throw usage_error("corio::spawn: no runtime is running on this thread");
@@ -210,6 +245,7 @@ void spawn(task<T> t) {
     if (!h) {
         throw usage_error("corio::spawn: empty task");
     }
+    h.promise().make_root(loc);
     s->spawn(h, h.promise());
 }
 
@@ -217,8 +253,9 @@ void spawn(task<T> t) {
 /// inside `t`, however deep, resumes with operation_canceled. The token's stop_source may live
 /// on any thread and must not be what `t` alone keeps alive.
 template <class T>
-void spawn(task<T> t, std::stop_token token) {
-    spawn(with_stop_token(std::move(token), std::move(t)));
+void spawn(task<T> t, std::stop_token token,
+           std::source_location loc = std::source_location::current()) {
+    spawn(with_stop_token(std::move(token), std::move(t)), loc);
 }
 
 /// Suspends the calling task and puts it at the back of the run queue.
@@ -226,7 +263,8 @@ void spawn(task<T> t, std::stop_token token) {
 class yield {
 public:
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) {
+    template <class Promise>
+    void await_suspend(std::coroutine_handle<Promise> h) {
         auto* s = detail::scheduler::current();
         if (!s) {
             throw usage_error("corio::yield: no runtime is running on this thread");
@@ -234,7 +272,8 @@ public:
         w_.sched = s;
         w_.handle = h;
         w_.st = detail::waiter::state::scheduled;
-        s->schedule(h);
+        w_.note_park(detail::root_of(h), "yield");
+        s->schedule(h, w_.root);
     }
     void await_resume() noexcept { w_.st = detail::waiter::state::idle; }
 

@@ -130,6 +130,7 @@ public:
         job_ = new blocking_call_of<R, F>(std::move(fn_));
         n_.sched = s;
         n_.handle = h;
+        n_.note_park(root_of(h), "spawn_blocking");
         n_.pool = s->blocking();
         n_.job = job_;
         n_.detach = [](waiter& w) noexcept {

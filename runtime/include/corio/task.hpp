@@ -97,6 +97,7 @@ public:
             if (!p.ambient_stop()) {
                 p.set_ambient_stop(detail::ambient_stop_of(parent));
             }
+            p.set_root(detail::root_of(parent));  // its waits show in the spawned task's dump
             // Run the child here rather than by symmetric transfer: g++ makes that transfer a
             // tail call only at -O2 without sanitizers, so a loop of awaits of tasks that end
             // synchronously would otherwise nest two frames per await. A child that ends

@@ -108,6 +108,7 @@ public:
         bool await_ready() const noexcept { return g_->live_ == 0; }
         template <class Promise>
         bool await_suspend(std::coroutine_handle<Promise> h) {
+            n_.note_park(detail::root_of(h), "join of a task_group");
             return suspend(h, detail::ambient_stop_of(h));
         }
         void await_resume() {

@@ -29,7 +29,7 @@ public:
 
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) {
-        return suspend(h, detail::ambient_stop_of(h));
+        return suspend(h, detail::ambient_stop_of(h), detail::root_of(h));
     }
 
     result<void> await_resume() noexcept {
@@ -38,7 +38,8 @@ public:
     }
 
 private:
-    bool suspend(std::coroutine_handle<> h, const std::stop_token* ambient) {
+    bool suspend(std::coroutine_handle<> h, const std::stop_token* ambient,
+                 detail::promise_base* root) {
         auto* s = detail::scheduler::current();
         if (!s) {
             throw usage_error("corio::sleep: no runtime is running on this thread");
@@ -46,6 +47,7 @@ private:
         w_.sched = s;
         w_.handle = h;
         w_.deadline = relative_ ? detail::deadline_after(s->now(), delay_) : deadline_;
+        w_.note_park(root, detail::timed_waiter::until_text);
         s->timers().insert(w_);
         w_.st = detail::waiter::state::parked;
         return w_.watch_stop(token_, ambient);

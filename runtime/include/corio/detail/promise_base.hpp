@@ -7,11 +7,14 @@
 #include <coroutine>
 #include <cstddef>
 #include <exception>
+#include <source_location>
 #include <stop_token>
+#include <type_traits>
 
 namespace corio::detail {
 
 class scheduler;
+struct waiter;
 
 /// State shared by task<T> promises of every T.
 class promise_base {
@@ -54,6 +57,22 @@ public:
         }
     }
 
+    /// For task dumps and the stall detector: the spawned (or block_on) task this one runs
+    /// inside, set by spawn/block_on on the root itself and by task's awaiter on each child;
+    /// nullptr for a coroutine started some other way.
+    promise_base* root() const noexcept { return root_; }
+    void set_root(promise_base* r) noexcept { root_ = r; }
+    /// Makes this the root of its chain of awaited tasks, spawned from `loc`.
+    void make_root(std::source_location loc) noexcept {
+        root_ = this;
+        spawned_at_ = loc;
+    }
+    /// Meaningful on a root: where spawn()/block_on() was called.
+    std::source_location spawned_at() const noexcept { return spawned_at_; }
+    /// On a root: the waiter its innermost awaited child last parked on (waiter::note_park),
+    /// until that waiter is released. Loop thread only.
+    waiter* waiting_on_ = nullptr;
+
     // Intrusive links of the scheduler's list of live spawned tasks.
     promise_base* detached_prev_ = nullptr;
     promise_base* detached_next_ = nullptr;
@@ -66,6 +85,8 @@ private:
     std::coroutine_handle<> continuation_;
     const std::stop_token* stop_ = nullptr;
     scheduler* detached_owner_ = nullptr;
+    promise_base* root_ = nullptr;
+    std::source_location spawned_at_;
 };
 
 /// Gives a detached (spawned) task's frame back to its scheduler; defined in scheduler.cpp.
@@ -89,6 +110,16 @@ template <class Promise>
 const std::stop_token* ambient_stop_of(std::coroutine_handle<Promise> h) noexcept {
     if constexpr (std::is_base_of_v<promise_base, Promise>) {
         return h.promise().ambient_stop();
+    } else {
+        return nullptr;
+    }
+}
+
+/// The root task (see promise_base::root) of the coroutine behind `h`, if it is a corio task.
+template <class Promise>
+promise_base* root_of(std::coroutine_handle<Promise> h) noexcept {
+    if constexpr (std::is_base_of_v<promise_base, Promise>) {
+        return h.promise().root();
     } else {
         return nullptr;
     }

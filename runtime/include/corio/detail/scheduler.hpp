@@ -3,6 +3,7 @@
 #pragma once
 
 #include <corio/clock.hpp>
+#include <corio/diagnostics.hpp>
 #include <corio/detail/promise_base.hpp>
 #include <corio/detail/ready_queue.hpp>
 #include <corio/detail/timer_queue.hpp>
@@ -18,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <source_location>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -25,9 +27,12 @@
 namespace corio::detail {
 
 class blocking_pool;
+struct dump_request;
 
 /// A waiter parked on the timer queue (sleeps, timeouts): fires by waking itself.
 struct timed_waiter final : waiter, timer_node {
+    /// note_park() text of a timed wait: a task dump appends the time left ("+12.3 ms").
+    static constexpr const char* until_text = "sleep until";
     timed_waiter() noexcept {
         fire = [](timer_node* n) {
             auto* self = static_cast<timed_waiter*>(n);
@@ -65,12 +70,13 @@ public:
     /// lag (connection timeouts, arrival times) can share instead of reading the clock again.
     clock_type::time_point polled_at() const noexcept { return clock_ ? clock_->now() : polled_at_; }
 
-    void schedule(std::coroutine_handle<> h) { ready_.push(h); }
+    /// Queues h for the next turn; `root` is the task it runs in (stall reports, task dumps).
+    void schedule(std::coroutine_handle<> h, promise_base* root = nullptr) { ready_.push(h, root); }
     /// Resumes a parked waiter on this thread's next turn, with `why` as its reason.
     void wake_waiter(waiter& w, std::error_code why);
     /// From any thread: resume h on this scheduler's thread. Wakes the loop only if it is parked
     /// in (or about to enter) its reactor wait, so a burst of hand-offs costs one wake.
-    void schedule_remote(std::coroutine_handle<> h);
+    void schedule_remote(std::coroutine_handle<> h, promise_base* root = nullptr);
     /// From any thread: takes ownership of a task frame and runs it detached on this loop, as
     /// spawn() does there. Frames not yet adopted when the scheduler is destroyed are destroyed.
     void spawn_remote(std::coroutine_handle<> h, promise_base& p);
@@ -120,6 +126,24 @@ public:
         return remote_wakes_.load(std::memory_order_relaxed);
     }
 
+    /// The task block_on() runs, listed by task dumps; set around block_on().
+    void set_block_on_root(promise_base* p) noexcept { block_on_root_ = p; }
+
+    /// Appends this loop's live tasks (block_on's and spawned ones) to `out`. Owner thread only.
+    void collect_tasks(std::vector<task_info>& out) const;
+    /// From any thread: have the loop answer `r` with collect_tasks at its next turn.
+    void request_dump(std::shared_ptr<dump_request> r);
+
+    /// For the stall detector, from any thread: the steady_clock reading (ns since its epoch)
+    /// at which the loop last came back from its reactor, 0 while it waits there (or is not
+    /// running); and where the task it resumed last was spawned.
+    std::int64_t busy_since() const noexcept { return busy_since_.load(std::memory_order_relaxed); }
+    std::source_location running_spawned_at() const noexcept {
+        return running_at_.load(std::memory_order_relaxed);
+    }
+    /// From any thread: whether run_until() is running the loop (a hint: it may change at once).
+    bool in_run() const noexcept { return in_run_.load(std::memory_order_relaxed); }
+
     /// How many operations a task may finish without suspending each time it is resumed from
     /// the run queue (tokio's figure): past it, the next one waits for a poll of the loop.
     static constexpr std::uint32_t budget_per_turn = 128;
@@ -133,6 +157,8 @@ private:
     bool run_loop(bool (*done)(void*), void* ctx);
     void run_ready_batch();
     void drain_remote();
+    void answer_dumps(std::vector<std::shared_ptr<dump_request>>& dumps);
+    void mark_busy(clock_type::time_point t) noexcept;
     void notify_remote() noexcept;
     std::optional<std::chrono::nanoseconds> park_timeout();
     std::optional<std::chrono::nanoseconds> poll_timeout();
@@ -161,7 +187,16 @@ private:
     static constexpr std::chrono::microseconds remote_linger{5};
     std::atomic<std::uint64_t> remote_wakes_{0};
     std::mutex remote_mutex_;
-    std::vector<std::coroutine_handle<>> remote_ready_;
+    std::vector<ready_entry> remote_ready_;
+    std::vector<std::shared_ptr<dump_request>> remote_dumps_;
+
+    // Introspection: the loop's own view (running_), and what the stall detector reads: two
+    // relaxed stores per turn, one per resume.
+    promise_base* block_on_root_ = nullptr;
+    promise_base* running_ = nullptr;  // the root of the coroutine being resumed, loop only
+    std::atomic<std::int64_t> busy_since_{0};
+    std::atomic<bool> in_run_{false};
+    std::atomic<std::source_location> running_at_{};
     std::vector<std::pair<std::coroutine_handle<>, promise_base*>> remote_spawns_;
     std::vector<waiter*> remote_cancels_;
 };

@@ -2,6 +2,8 @@
 // waiter: one suspended coroutine and the bookkeeping that gives it exactly one resumer.
 #pragma once
 
+#include <corio/detail/promise_base.hpp>
+
 #include <atomic>
 #include <coroutine>
 #include <optional>
@@ -35,6 +37,13 @@ struct waiter {
     void (*interrupt)(waiter&) noexcept = nullptr;
     state st = state::idle;
     std::atomic<bool> remote_cancel_pending{false};  // queued by a stop on another thread
+    /// For runtime::dump_tasks(): appended to `what` when >= 0 (a descriptor).
+    int what_arg = -1;
+    /// For runtime::dump_tasks(): what this waits on ("event", "recv on fd"), static text;
+    /// nullptr prints "waiting (unknown)". Set by note_park().
+    const char* what = nullptr;
+    /// The spawned (or block_on) task this waiter's coroutine runs in, or nullptr.
+    promise_base* root = nullptr;
     /// The stop callbacks, allocated (from the recycling frame allocator) only when a token
     /// can actually fire: 112 bytes that an idle connection's frame would otherwise carry.
     struct stop_links {
@@ -54,6 +63,23 @@ struct waiter {
     bool watch_stop(const std::stop_token& explicit_token, const std::stop_token* ambient);
     /// Detaches from every source and from the ready queue; called before destruction.
     void release() noexcept;
+
+    /// The task-dump hook: one line at a primitive's park point, next to watch_stop:
+    ///     w.note_park(detail::root_of(h), "mutex");          // or ("recv on fd", fd)
+    /// Records in the task's root promise that it now waits on this waiter (what dump_tasks()
+    /// prints, and which task the stall detector names once it is resumed); release() and the
+    /// destructor forget it again. `what` must be static text. Two plain stores; a primitive
+    /// that never calls it still works, its tasks print "waiting (unknown)".
+    void note_park(promise_base* task_root, const char* text, int arg = -1) noexcept;
 };
+
+inline void waiter::note_park(promise_base* task_root, const char* text, int arg) noexcept {
+    what = text;
+    what_arg = arg;
+    root = task_root;
+    if (task_root) {
+        task_root->waiting_on_ = this;
+    }
+}
 
 }  // namespace corio::detail

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: MIT
+// Tests for runtime::dump_tasks(): where each live task was spawned, its loop, and what it
+// waits on; finished tasks leave the list; a loop that cannot answer is named.
+#include <corio/runtime.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <corio/event.hpp>
+#include <corio/io_handle.hpp>
+#include <corio/signal_listener.hpp>
+#include <corio/task.hpp>
+#include <corio/timer.hpp>
+
+#include "support/socket_pair.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <cstdio>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using corio::task_info;
+
+corio::task<void> wait_recv(int fd) {
+    corio::io_handle h(fd);
+    std::array<std::byte, 16> buf{};
+    (void)co_await h.recv(buf);
+}
+
+corio::task<void> nap() { (void)co_await corio::sleep_for(1h); }
+
+// Awaited, not spawned: its wait shows on the task that spawned the caller.
+corio::task<void> wait_event_inner(corio::event& ev) { (void)co_await ev.wait(); }
+corio::task<void> wait_event(corio::event& ev) { co_await wait_event_inner(ev); }
+
+const task_info* spawned_on_line(const corio::task_dump& d, unsigned line) {
+    auto it = std::find_if(d.tasks.begin(), d.tasks.end(), [&](const task_info& t) {
+        return !t.block_on && t.spawned_at.line() == line;
+    });
+    return it == d.tasks.end() ? nullptr : &*it;
+}
+
+bool from_this_file(const task_info& t) {
+    return std::string_view(t.spawned_at.file_name()).ends_with("task_dump_test.cpp");
+}
+
+corio::runtime_options quiet(unsigned threads = 1) {
+    corio::runtime_options o;
+    o.threads = threads;
+    o.stall_threshold = 0ms;  // these tests hold loops busy on purpose
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("dump_tasks names each task's spawn line and what it waits on", "[task_dump]") {
+    corio::runtime rt(quiet());
+    corio_test::socket_pair pair;
+    corio::event ev;
+    corio::event other;
+    std::stop_source stop;
+    const int fd = pair.take(0);
+    unsigned recv_line = 0;
+    unsigned nap_line = 0;
+    unsigned event_line = 0;
+    unsigned token_line = 0;
+    unsigned root_line = 0;
+
+    auto body = [&]() -> corio::task<void> {
+        corio::spawn(wait_recv(fd)); recv_line = __LINE__;
+        corio::spawn(nap()); nap_line = __LINE__;
+        rt.spawn(wait_event(ev)); event_line = __LINE__;
+        corio::spawn(wait_event(other), stop.get_token()); token_line = __LINE__;
+        co_await corio::yield();  // queued behind them: they have all parked when we resume
+
+        const corio::task_dump d = rt.dump_tasks();
+        REQUIRE(d.tasks.size() == 5);
+        CHECK(d.silent_loops.empty());
+        CHECK(d.tasks[0].block_on);
+        CHECK(d.tasks[0].spawned_at.line() == root_line);
+        CHECK(d.tasks[0].st == task_info::state::running);
+        for (const task_info& t : d.tasks) {
+            CHECK(t.loop == 0);
+            CHECK(from_this_file(t));
+        }
+
+        const task_info* r = spawned_on_line(d, recv_line);
+        REQUIRE(r);
+        CHECK(r->st == task_info::state::waiting);
+        CHECK(r->waiting_on == "recv on fd " + std::to_string(fd));
+
+        const task_info* n = spawned_on_line(d, nap_line);
+        REQUIRE(n);
+        CHECK(n->st == task_info::state::waiting);
+        CHECK(n->waiting_on.starts_with("sleep until +"));
+        CHECK(n->waiting_on.ends_with(" ms"));
+
+        const task_info* e = spawned_on_line(d, event_line);
+        REQUIRE(e);
+        CHECK(e->waiting_on == "event");
+        const task_info* tk = spawned_on_line(d, token_line);  // the user's line, not spawn's
+        REQUIRE(tk);
+        CHECK(tk->waiting_on == "event");
+
+        const std::string text = d.to_string();
+        CHECK(text.find("task_dump_test.cpp:" + std::to_string(recv_line)) != std::string::npos);
+        CHECK(text.find("waiting: recv on fd " + std::to_string(fd)) != std::string::npos);
+        CHECK(text.find("[block_on]: running") != std::string::npos);
+
+        // A task that finished leaves the list; one made ready shows as ready.
+        ev.set();
+        other.set();
+        const corio::task_dump ready = rt.dump_tasks();
+        REQUIRE(spawned_on_line(ready, event_line));
+        CHECK(spawned_on_line(ready, event_line)->st == task_info::state::ready);
+        co_await corio::yield();
+        const corio::task_dump after = rt.dump_tasks();
+        CHECK(after.tasks.size() == 3);
+        CHECK_FALSE(spawned_on_line(after, event_line));
+        CHECK_FALSE(spawned_on_line(after, token_line));
+        CHECK(spawned_on_line(after, recv_line));
+    };
+    root_line = __LINE__ + 1;
+    rt.block_on(body());
+    // Outside block_on, on the runtime's thread: the parked tasks are still listed.
+    const corio::task_dump outside = rt.dump_tasks();
+    CHECK(outside.tasks.size() == 2);
+    CHECK(spawned_on_line(outside, nap_line));
+}
+
+namespace {
+
+corio::task<void> mark(corio::event& ev) {
+    ev.set();
+    co_return;
+}
+
+// On loop 1: tells loop 0 (which owns `ev`) it is about to park, then parks in the same turn;
+// loop 1 answers a dump only at its next turn, so the dump sees it parked.
+corio::task<void> nap_on_one(corio::event& ev) {
+    corio::spawn_on(0, mark(ev));
+    (void)co_await corio::sleep_for(1h);
+}
+
+corio::task<void> spin_until(std::atomic<bool>& started, std::atomic<bool>& release) {
+    started.store(true);
+    while (!release.load()) {
+    }
+    co_return;
+}
+
+}  // namespace
+
+TEST_CASE("dump_tasks asks every loop, and names a loop that does not answer", "[task_dump]") {
+    corio::runtime rt(quiet(2));
+    corio::event parked;
+    unsigned nap_line = 0;
+    std::atomic<bool> started{false};
+    std::atomic<bool> release{false};
+    auto body = [&]() -> corio::task<void> {
+        rt.spawn_on(1, nap_on_one(parked)); nap_line = __LINE__;
+        (void)co_await parked.wait();
+        const corio::task_dump d = rt.dump_tasks();
+        CHECK(d.silent_loops.empty());
+        const task_info* n = spawned_on_line(d, nap_line);
+        REQUIRE(n);
+        CHECK(n->loop == 1);
+        CHECK(n->st == task_info::state::waiting);
+        CHECK(n->waiting_on.starts_with("sleep until"));
+
+        // Loop 1 busy in one task cannot answer: the dump says so instead of reading its list.
+        corio::spawn_on(1, spin_until(started, release));
+        while (!started.load()) {
+        }
+        const corio::task_dump stalled = rt.dump_tasks(20ms);
+        release.store(true);
+        CHECK(stalled.silent_loops == std::vector<unsigned>{1});
+        CHECK_FALSE(spawned_on_line(stalled, nap_line));
+        CHECK(stalled.to_string().find("loop 1: no answer within 20 ms") != std::string::npos);
+    };
+    rt.block_on(body());
+}
+
+TEST_CASE("dump_tasks from another thread lists the running loop's tasks", "[task_dump]") {
+    corio::runtime rt(quiet());
+    corio::task_dump seen;
+    std::atomic<bool> answered{false};
+    auto body = [&]() -> corio::task<void> {
+        std::thread asker([&] {
+            seen = rt.dump_tasks(5s);
+            answered.store(true);
+        });
+        while (!answered.load()) {  // the loop keeps turning, so it answers
+            co_await corio::yield();
+        }
+        asker.join();
+    };
+    rt.block_on(body());
+    REQUIRE(seen.tasks.size() == 1);
+    CHECK(seen.tasks[0].block_on);
+    CHECK(seen.tasks[0].st == task_info::state::ready);
+}
+
+namespace {
+
+// The snippet of docs/multicore.md "Seeing inside", as the examples use it.
+// SIGUSR1 prints every live task to stderr and waits on; any other signal is returned.
+corio::task<corio::result<int>> next_signal(corio::signal_listener& signals,
+                                            const corio::runtime& rt) {
+    for (;;) {
+        auto sig = co_await signals.wait();
+        if (!sig || *sig != SIGUSR1) {
+            co_return sig;
+        }
+        fmt::print(stderr, "{}", rt.dump_tasks().to_string());
+    }
+}
+
+}  // namespace
+
+TEST_CASE("the SIGUSR1 dump snippet of the docs dumps and waits on", "[task_dump]") {
+    corio::runtime rt(quiet());
+    auto signals = corio::signal_listener::open({SIGUSR1, SIGUSR2});
+    REQUIRE(signals);
+    auto body = [&]() -> corio::task<void> {
+        ::raise(SIGUSR1);
+        ::raise(SIGUSR2);
+        const auto sig = co_await next_signal(*signals, rt);
+        REQUIRE(sig);
+        CHECK(*sig == SIGUSR2);
+    };
+    rt.block_on(body());
+}
