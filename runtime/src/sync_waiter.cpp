@@ -6,6 +6,7 @@
 
 #include <mutex>
 #include <string>
+#include <string_view>
 
 namespace corio::detail {
 
@@ -44,13 +45,22 @@ void sync_list::close_all() noexcept {
 }
 
 void sync_waiter::bind_loop(std::coroutine_handle<> h, const std::stop_token* ambient,
-                            const char* what) {
+                            promise_base* root, const char* what) {
     sched_ = scheduler::current();
     if (!sched_) {
         throw usage_error(std::string(what) + ": no runtime is running on this thread");
     }
     handle_ = h;
     ambient_ = ambient;
+    root_ = root;
+    what_ = what;
+}
+
+const char* sync_waiter::what() const noexcept {
+    // "corio::mutex::lock" reads as "mutex::lock" among the other waits of a dump.
+    constexpr std::string_view prefix = "corio::";
+    const std::string_view name(what_);
+    return name.starts_with(prefix) ? what_ + prefix.size() : what_;
 }
 
 bool sync_waiter::stop_requested(const std::stop_token& token) const noexcept {
@@ -63,6 +73,9 @@ void sync_waiter::enqueue(sync_list& list, sync_lock& lock) noexcept {
     lock_ = &lock;
     st_ = state::waiting;
     parked_ = true;
+    if (root_) {
+        root_->sync_waiting_on_ = this;  // owner thread: the task's own frame
+    }
 }
 
 void sync_waiter::watch(const std::stop_token& token) {
@@ -79,12 +92,12 @@ void sync_waiter::wake_locked(state s) noexcept {
     st_ = s;
     if (scheduler::current() == sched_) {
         remote_ = false;
-        sched_->schedule(handle_);
+        sched_->schedule(handle_, root_);
     } else {
         // Under the primitive's lock, so the owner's destructor (which takes the lock first)
         // knows this call is over and can unqueue the handle.
         remote_ = true;
-        sched_->schedule_remote(handle_);
+        sched_->schedule_remote(handle_, root_);
     }
 }
 
@@ -107,6 +120,7 @@ void sync_waiter::leave() noexcept {
     if (!parked_) {
         return;
     }
+    forget_root();
     if (lock_) {
         std::lock_guard guard(*lock_);
         if (st_ == state::waiting) {

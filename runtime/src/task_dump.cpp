@@ -2,6 +2,7 @@
 // runtime::dump_tasks(): each loop lists its own tasks on its own thread.
 #include <corio/runtime.hpp>
 
+#include <corio/detail/sync_waiter.hpp>
 #include <corio/detail/task_dump.hpp>
 
 #include <fmt/format.h>
@@ -59,6 +60,8 @@ void scheduler::collect_tasks(std::vector<task_info>& out) const {
             const waiter* w = p.waiting_on_;
             if (w && w->st == waiter::state::parked && w->what) {
                 info.waiting_on = describe(*w, t);
+            } else if (const sync_waiter* sw = p.sync_waiting_on_) {
+                info.waiting_on = sw->what();
             }
         }
     };

@@ -5,8 +5,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <corio/channel.hpp>
 #include <corio/event.hpp>
 #include <corio/io_handle.hpp>
+#include <corio/mutex.hpp>
+#include <corio/task_group.hpp>
 #include <corio/signal_listener.hpp>
 #include <corio/task.hpp>
 #include <corio/timer.hpp>
@@ -109,10 +112,10 @@ TEST_CASE("dump_tasks names each task's spawn line and what it waits on", "[task
 
         const task_info* e = spawned_on_line(d, event_line);
         REQUIRE(e);
-        CHECK(e->waiting_on == "event");
+        CHECK(e->waiting_on == "event::wait");
         const task_info* tk = spawned_on_line(d, token_line);  // the user's line, not spawn's
         REQUIRE(tk);
-        CHECK(tk->waiting_on == "event");
+        CHECK(tk->waiting_on == "event::wait");
 
         const std::string text = d.to_string();
         CHECK(text.find("task_dump_test.cpp:" + std::to_string(recv_line)) != std::string::npos);
@@ -141,6 +144,45 @@ TEST_CASE("dump_tasks names each task's spawn line and what it waits on", "[task
 }
 
 namespace {
+
+corio::task<void> lock_mutex(corio::mutex& m) { (void)co_await m.lock(); }
+corio::task<void> recv_channel(corio::channel<int>& ch) { (void)co_await ch.recv(); }
+corio::task<void> join_group(corio::event& never) {
+    corio::task_group group;
+    group.spawn([](corio::event& e) -> corio::task<void> { (void)co_await e.wait(); }(never));
+    co_await group.join();
+}
+
+TEST_CASE("dump_tasks names waits on a mutex, a channel and a task_group's join", "[task_dump]") {
+    corio::runtime rt;
+    rt.block_on([](corio::runtime& r) -> corio::task<void> {
+        corio::mutex m;
+        auto held = co_await m.lock();
+        corio::channel<int> ch(1);
+        corio::event never;
+        const unsigned mutex_line = __LINE__ + 1;
+        corio::spawn(lock_mutex(m));
+        const unsigned channel_line = __LINE__ + 1;
+        corio::spawn(recv_channel(ch));
+        const unsigned join_line = __LINE__ + 1;
+        corio::spawn(join_group(never));
+        co_await corio::yield();  // each runs to its wait
+        const corio::task_dump d = r.dump_tasks();
+        REQUIRE(spawned_on_line(d, mutex_line));
+        CHECK(spawned_on_line(d, mutex_line)->waiting_on == "mutex::lock");
+        REQUIRE(spawned_on_line(d, channel_line));
+        CHECK(spawned_on_line(d, channel_line)->waiting_on == "channel::recv");
+        REQUIRE(spawned_on_line(d, join_line));
+        CHECK(spawned_on_line(d, join_line)->waiting_on == "join of a task_group");
+        held->unlock();
+        (void)ch.try_send(7);
+        co_await corio::yield();
+        const corio::task_dump after = r.dump_tasks();
+        CHECK_FALSE(spawned_on_line(after, mutex_line));
+        CHECK_FALSE(spawned_on_line(after, channel_line));
+        never.set();
+    }(rt));
+}
 
 corio::task<void> mark(corio::event& ev) {
     ev.set();

@@ -14,6 +14,7 @@
 namespace corio::detail {
 
 class scheduler;
+class sync_waiter;
 struct waiter;
 
 /// State shared by task<T> promises of every T.
@@ -72,6 +73,8 @@ public:
     /// On a root: the waiter its innermost awaited child last parked on (waiter::note_park),
     /// until that waiter is released. Loop thread only.
     waiter* waiting_on_ = nullptr;
+    /// The same for a wait on a synchronisation primitive (mutex, channel...): its node.
+    const sync_waiter* sync_waiting_on_ = nullptr;
 
     // Intrusive links of the scheduler's list of live spawned tasks.
     promise_base* detached_prev_ = nullptr;

@@ -58,8 +58,10 @@ public:
     /// naming `what` outside a runtime.
     template <class Promise>
     void bind(std::coroutine_handle<Promise> h, const char* what) {
-        bind_loop(h, ambient_stop_of(h), what);
+        bind_loop(h, ambient_stop_of(h), root_of(h), what);
     }
+    /// For runtime::dump_tasks(): what the task waits on ("mutex::lock"). While parked.
+    const char* what() const noexcept;
     /// True when `token` or the task's ambient token is stopped already.
     bool stop_requested(const std::stop_token& token) const noexcept;
     /// Lock held: appends to `list` as `waiting`.
@@ -71,7 +73,10 @@ public:
         // Waits for a callback running on another thread; it finds the node no longer waiting.
         explicit_stop_.reset();
         ambient_stop_.reset();
-        parked_ = false;
+        if (parked_) {
+            forget_root();
+            parked_ = false;
+        }
         return st_;
     }
     /// The state without the lock: for the owner once resumed, or for waits that never parked.
@@ -93,7 +98,13 @@ private:
         sync_waiter* w;
         void operator()() const noexcept;
     };
-    void bind_loop(std::coroutine_handle<> h, const std::stop_token* ambient, const char* what);
+    void bind_loop(std::coroutine_handle<> h, const std::stop_token* ambient, promise_base* root,
+                   const char* what);
+    void forget_root() noexcept {
+        if (root_ && root_->sync_waiting_on_ == this) {
+            root_->sync_waiting_on_ = nullptr;
+        }
+    }
     void cancel() noexcept;
     void leave() noexcept;
 
@@ -106,6 +117,8 @@ private:
     scheduler* sched_;   // set by bind, with handle_ and ambient_
     std::coroutine_handle<> handle_;
     const std::stop_token* ambient_;  // valid while bound: owned by an enclosing frame
+    promise_base* root_;              // set by bind: the task this waits in (task dumps)
+    const char* what_;                // set by bind: the operation's name
     state st_ = state::idle;  // out of `waiting` only under *lock_
     bool parked_ = false;     // owner thread only: enqueued and not yet finished
     bool remote_;             // its resume went to schedule_remote (set with st_)
