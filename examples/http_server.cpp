@@ -114,7 +114,8 @@ struct loops_serving {
 task<> serve_loop(server& srv, corio::net::tcp_listener listener, std::stop_token stop,
                   loops_serving& loops) {
     auto served = co_await srv.serve(listener, std::move(stop));
-    if (!served) {
+    // operation_canceled is how serve() reports the graceful stop that `stop` asked for.
+    if (!served && served.error() != std::errc::operation_canceled) {
         fmt::print(stderr, "http_server: loop {}: {}\n", corio::current_loop(), served.error().message());
         loops.failed.fetch_add(1);
     }

@@ -61,4 +61,22 @@ for sig in TERM INT; do
     timeout 5 cat <&3 >/dev/null || fail "the idle connection was not closed"
     exec 3<&-
 done
+# --threads 2: one server per loop on SO_REUSEPORT listeners; /metrics sums both loops, so it
+# counts every request whichever loop answered it (20 connections: the kernel's hash spreads them).
+coproc srv { exec timeout --foreground -s KILL 20 "$server" --port 0 --threads 2 --backend "$backend" 2>"$tmp/err"; }
+srv_pid=$srv_PID
+read -r -t 10 -u "${srv[0]}" line || fail "--threads 2: no 'listening on' line within 10 s: $(cat "$tmp/err")"
+[[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)\ \((.*)\)$ ]] || fail "--threads 2: unexpected first line '$line'"
+url=http://127.0.0.1:${BASH_REMATCH[1]}
+for _ in $(seq 20); do
+    expect "--threads 2: GET /plaintext" "$(curl -sS --noproxy '*' "$url/plaintext")" "Hello, World!"
+done
+# The /metrics request itself is counted once it has been answered, so it sees the 20 before it.
+expect "--threads 2: 2xx in /metrics" \
+    "$(curl -sS --noproxy '*' "$url/metrics" | sed -n 's/^corio_http_requests_total{code="2xx"} //p')" 20
+kill -TERM "$srv_pid"
+rc=0
+wait "$srv_pid" || rc=$?
+srv_pid=""
+expect "--threads 2: exit status after SIGTERM" "$rc" 0
 echo "http_server_test: ok ($backend)"
