@@ -10,12 +10,15 @@
 #include <algorithm>
 #include <chrono>
 #include <iterator>
+#include <string_view>
 
 namespace corio::detail {
 namespace {
 
 std::string describe(const waiter& w, clock_type::time_point now) {
-    if (w.what == timed_waiter::until_text) {
+    // By content: a constexpr pointer to a literal is folded per translation unit, and two
+    // copies of the literal need not share an address (under ASan they do not).
+    if (std::string_view(w.what) == timed_waiter::until_text) {
         const auto& t = static_cast<const timed_waiter&>(w);
         if (t.deadline == clock_type::time_point::max()) {
             return "sleep forever";

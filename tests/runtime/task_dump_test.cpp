@@ -154,12 +154,14 @@ corio::task<void> join_group(corio::event& never) {
 }
 
 TEST_CASE("dump_tasks names waits on a mutex, a channel and a task_group's join", "[task_dump]") {
+    // Declared before the runtime: the spawned tasks may still refer to them when it goes.
+    corio::mutex m;
+    corio::channel<int> ch(1);
+    corio::event never;
     corio::runtime rt;
-    rt.block_on([](corio::runtime& r) -> corio::task<void> {
-        corio::mutex m;
+    rt.block_on([](corio::runtime& r, corio::mutex& m, corio::channel<int>& ch,
+                   corio::event& never) -> corio::task<void> {
         auto held = co_await m.lock();
-        corio::channel<int> ch(1);
-        corio::event never;
         const unsigned mutex_line = __LINE__ + 1;
         corio::spawn(lock_mutex(m));
         const unsigned channel_line = __LINE__ + 1;
@@ -181,7 +183,7 @@ TEST_CASE("dump_tasks names waits on a mutex, a channel and a task_group's join"
         CHECK_FALSE(spawned_on_line(after, mutex_line));
         CHECK_FALSE(spawned_on_line(after, channel_line));
         never.set();
-    }(rt));
+    }(rt, m, ch, never));
 }
 
 corio::task<void> mark(corio::event& ev) {
