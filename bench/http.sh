@@ -5,7 +5,10 @@
 #
 #   bench/http.sh                   env: BUILD, SHARED_BENCH (see servers.sh), RUNS [3], DURATION [5],
 #                                   PEERS [epoll asio nginx], CORIO [corio] (add corio-uring to also
-#                                   run the io_uring backend), PIPELINES [1 16]
+#                                   run the io_uring backend; corio-tN runs http_server --threads N),
+#                                   PIPELINES [1 16], PEER_THREADS [unset]
+# PEER_THREADS=N runs the peers with N threads (nginx N workers) and server and wrk on both CPUs
+# (compare.sh --peer-threads N --server-cpu 0,1 --client-cpu 0,1 --load-threads 2), as echo.sh does.
 # Each compare.sh table goes to stderr; the medians go to stdout. cpu_ratio is taken within one
 # run (corio's per_cpu_s / the peer's), then the median over the runs.
 set -euo pipefail
@@ -20,16 +23,21 @@ for c in "${corios[@]}"; do
     case "$c" in
         corio) servers+=("corio=$BUILD/examples/http_server --backend epoll --port {port}") ;;
         corio-uring) servers+=("corio-uring=$BUILD/examples/http_server --backend io_uring --port {port}") ;;
-        *) die "unknown corio server '$c' (corio, corio-uring)" ;;
+        corio-t[0-9]*) servers+=("$c=$BUILD/examples/http_server --backend epoll --threads ${c#corio-t} --port {port}") ;;
+        *) die "unknown corio server '$c' (corio, corio-uring, corio-tN)" ;;
     esac
 done
 tmp=$(mktemp -d)
 failed=0
+placement=()
+if [ -n "${PEER_THREADS:-}" ]; then
+    placement=(--peer-threads "$PEER_THREADS" --server-cpu 0,1 --client-cpu 0,1 --load-threads 2)
+fi
 
 for depth in ${PIPELINES:-1 16}; do
     for run in $(seq "$runs"); do
         out=$("$SHARED_BENCH/compare.sh" http --pipeline "$depth" --duration "${DURATION:-5}" \
-            "${servers[@]}") || failed=1
+            "${placement[@]}" "${servers[@]}") || failed=1
         echo "$out" >&2
         # columns: server req/s p50 p99 srv_cpu load_cpu ratio per_cpu_s cpu_ratio status
         awk -v d="$depth" -v r="$run" '$NF == "ok" && $2 ~ /^[0-9]+$/ { print d, r, $1, $8, $4 }' \
@@ -37,7 +45,7 @@ for depth in ${PIPELINES:-1 16}; do
     done
 done
 
-echo "# median over $runs runs of compare.sh http (wrk -t1 -c50); cpu_ratio = corio's per_cpu_s / the peer's, per run"
+echo "# median over $runs runs of compare.sh http (wrk -c50${placement[*]:+ ${placement[*]}}); cpu_ratio = corio's per_cpu_s / the peer's, per run"
 awk -v peers="${peers[*]}" -v corios="${corios[*]}" '
     function median(s,   n, a, i, j, t) {
         n = split(s, a, " ")

@@ -130,9 +130,7 @@ private:
             }
             shutdown_ = true;
         }
-        for (scheduler* s : loops_) {
-            s->request_stop();
-        }
+        stop_all();  // should_run_ no longer matters once shutdown_ is set
         std::unique_lock lock(mutex_);
         changed_.notify_all();
         changed_.wait(lock, [&] { return stopped_ == threads_.size(); });
@@ -240,14 +238,7 @@ std::string_view runtime::backend_name() const noexcept { return sched_->io().ba
 reactor_stats runtime::backend_stats() const noexcept {
     reactor_stats sum;
     for (detail::scheduler* s : group_->loops()) {
-        const reactor_stats one = s->io().stats();
-        sum.enters += one.enters;
-        sum.submissions += one.submissions;
-        sum.operations += one.operations;
-        sum.buffer_retries += one.buffer_retries;
-        sum.full_sq_submits += one.full_sq_submits;
-        sum.cq_overflows += one.cq_overflows;
-        sum.stashed_completions += one.stashed_completions;
+        sum += s->io().stats();
     }
     return sum;
 }

@@ -30,6 +30,18 @@ struct reactor_stats {
     std::uint64_t full_sq_submits = 0;      ///< SQ found full and submitted early (io_uring)
     std::uint64_t cq_overflows = 0;  ///< waits that found the CQ overflowed (kept by the kernel)
     std::uint64_t stashed_completions = 0;  ///< CQEs taken off a full CQ to submit (io_uring)
+
+    /// Adds every counter of `o` (runtime::backend_stats() sums its loops' this way).
+    reactor_stats& operator+=(const reactor_stats& o) noexcept {
+        enters += o.enters;
+        submissions += o.submissions;
+        operations += o.operations;
+        buffer_retries += o.buffer_retries;
+        full_sq_submits += o.full_sq_submits;
+        cq_overflows += o.cq_overflows;
+        stashed_completions += o.stashed_completions;
+        return *this;
+    }
 };
 
 /// Settings a backend may use; every field has a usable default.

@@ -175,7 +175,8 @@ public:
     unsigned threads() const noexcept;
     std::string_view backend_name() const noexcept;
     /// The backends' counters (io_uring: enters, SQEs), summed over the loops; zero where a
-    /// backend keeps none.
+    /// backend keeps none. Callable from any thread while the loops run: each counter is read
+    /// atomically, but the loops go on counting, so the sum is not one instant's snapshot.
     reactor_stats backend_stats() const noexcept;
 
     /// Lists every live task (block_on's and the spawned ones): its loop, where it was

@@ -7,6 +7,8 @@
 
 #include <corio/buffer_pool.hpp>
 
+#include <atomic>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -36,6 +38,33 @@ constexpr std::uint64_t removal_mask = 7;
 constexpr unsigned default_ring_entries = 1024;
 constexpr unsigned default_buffers = 1024;
 constexpr unsigned buffer_group = 0;
+
+/// A counter the loop's thread bumps and any thread may read (runtime::backend_stats() sums
+/// every loop's while they run): one writer, so a relaxed load and store cost what a plain
+/// increment does, with no data race.
+class stat_counter {
+public:
+    void operator+=(std::uint64_t n) noexcept {
+        v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    void operator++() noexcept { *this += 1; }
+    std::uint64_t load() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::uint64_t> v_{0};
+};
+
+/// reactor_stats, as the loop keeps it.
+struct ring_counters {
+    stat_counter enters, submissions, operations, buffer_retries, full_sq_submits, cq_overflows,
+        stashed_completions;
+
+    reactor_stats load() const noexcept {
+        return {enters.load(),         submissions.load(),     operations.load(),
+                buffer_retries.load(), full_sq_submits.load(), cq_overflows.load(),
+                stashed_completions.load()};
+    }
+};
 
 /// One submitted operation, or the one-shot poll of a readiness wait; its address is the SQE's
 /// user_data, so it never moves.
@@ -160,7 +189,7 @@ public:
     // Multishot polls report a change once, as EPOLLET does.
     bool edge_triggered() const noexcept override { return true; }
     completion_port* completions() noexcept override { return this; }
-    reactor_stats stats() const noexcept override { return stats_; }
+    reactor_stats stats() const noexcept override { return stats_.load(); }
 
     result<void> add(int fd, interest want, std::uint64_t token, trigger mode) override;
     result<void> modify(int fd, interest want, std::uint64_t token, trigger mode) override;
@@ -261,7 +290,7 @@ private:
     buffer_ring buffers_;
     unsigned buffer_count_ = buffers_from_env();
     bool buffers_failed_ = false;
-    reactor_stats stats_;
+    ring_counters stats_;
 };
 
 }  // namespace corio::detail::uring
