@@ -10,27 +10,6 @@
 
 namespace corio::detail {
 
-void sync_list::push_back(sync_waiter& w) noexcept {
-    w.prev_ = tail;
-    w.next_ = nullptr;
-    (tail ? tail->next_ : head) = &w;
-    tail = &w;
-}
-
-void sync_list::unlink(sync_waiter& w) noexcept {
-    (w.prev_ ? w.prev_->next_ : head) = w.next_;
-    (w.next_ ? w.next_->prev_ : tail) = w.prev_;
-    w.prev_ = w.next_ = nullptr;
-}
-
-sync_waiter* sync_list::pop_front() noexcept {
-    sync_waiter* w = head;
-    if (w) {
-        unlink(*w);
-    }
-    return w;
-}
-
 void sync_list::wake_all(sync_state s) noexcept {
     while (sync_waiter* w = pop_front()) {
         w->wake_locked(s);

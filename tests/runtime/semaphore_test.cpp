@@ -6,6 +6,7 @@
 
 #include <corio/cancel.hpp>
 #include <corio/error.hpp>
+#include <corio/event.hpp>
 #include <corio/latch.hpp>
 #include <corio/runtime.hpp>
 #include <corio/task.hpp>
@@ -35,6 +36,13 @@ TEST_CASE("try_acquire takes free permits; a permit gives itself back unless for
     CHECK(s.available() == 1);
     s.release(3);
     CHECK(s.available() == 4);
+}
+
+TEST_CASE("a semaphore holds up to max_permits permits; more is a usage_error") {
+    corio::semaphore most(corio::semaphore::max_permits);
+    CHECK(most.available() == corio::semaphore::max_permits);
+    CHECK(most.try_acquire());
+    CHECK_THROWS_AS(corio::semaphore(corio::semaphore::max_permits + 1), corio::usage_error);
 }
 
 corio::task<void> acquire_and_record(corio::semaphore& s, int id, std::vector<int>& order,
@@ -89,8 +97,36 @@ TEST_CASE("a cancelled acquire takes no permit") {
     std::error_code out;
     rt.block_on(cancel_a_waiter(s, out));
     CHECK(out == std::errc::operation_canceled);
-    s.release(1);
+    s.release(1);  // the waiter left the "waiting" flag behind: this release clears it
     CHECK(s.available() == 1);
+    CHECK(s.try_acquire());
+}
+
+corio::task<void> hold_forever(corio::semaphore& s, bool& got) {
+    auto p = co_await s.acquire();
+    got = true;
+    corio::event never;
+    (void)co_await never.wait();
+}
+
+corio::task<void> grant_then_stop(corio::runtime& rt, corio::semaphore& s, bool& got) {
+    corio::spawn(hold_forever(s, got));
+    co_await corio::yield{};
+    s.release(1);  // granted to hold_forever, which has not run yet
+    rt.stop();
+    co_await corio::yield{};
+}
+
+TEST_CASE("a permit granted to a task destroyed before it ran is given back, not leaked") {
+    corio::semaphore s(0);  // outlives the runtime
+    bool got = false;
+    {
+        corio::runtime rt;
+        CHECK_THROWS_AS(rt.block_on(grant_then_stop(rt, s, got)), std::system_error);
+    }
+    CHECK_FALSE(got);
+    CHECK(s.available() == 1);
+    CHECK(s.try_acquire());
 }
 
 corio::task<std::error_code> acquire_with_timeout(corio::semaphore& s, std::error_code& inner) {

@@ -7,6 +7,7 @@
 #include <corio/error.hpp>
 #include <corio/result.hpp>
 
+#include <atomic>
 #include <mutex>
 #include <stop_token>
 #include <system_error>
@@ -61,11 +62,9 @@ public:
     /// Takes the lock if it is free; never waits. Errors: resource_unavailable_try_again when
     /// it is held (or tasks are waiting for it). Any thread, runtime or not.
     result<guard> try_lock() noexcept {
-        std::lock_guard lock(lock_);
-        if (locked_) {
+        if (!try_acquire()) {
             return std::errc::resource_unavailable_try_again;
         }
-        locked_ = true;
         return guard(*this);
     }
 
@@ -80,6 +79,14 @@ public:
                 static_cast<mutex*>(p)->unlock_locked();
             };
         }
+        /// A free mutex is taken with one CAS, without the wait list's lock.
+        bool await_ready() noexcept {
+            if (!m_.try_acquire()) {
+                return false;
+            }
+            node_.set_unparked(detail::sync_state::granted);
+            return true;
+        }
         result<guard> await_resume() noexcept {
             const detail::sync_state s = node_.finish();
             if (s == detail::sync_state::granted) {
@@ -93,12 +100,22 @@ public:
         static constexpr const char* name = "corio::mutex::lock";
         detail::sync_lock& lock() noexcept { return m_.lock_; }
         detail::sync_list& list() noexcept { return m_.waiters_; }
+        // Wait-list lock held: takes a free mutex, or marks it contended so that its unlock
+        // takes the slow path and finds this waiter (sync_wait enqueues it before unlocking).
         detail::sync_state try_locked() noexcept {
-            if (m_.locked_) {
-                return detail::sync_state::idle;
+            state s = m_.state_.load(std::memory_order_relaxed);
+            for (;;) {
+                if (s == state::unlocked) {
+                    if (m_.state_.compare_exchange_weak(s, state::locked, std::memory_order_acquire,
+                                                        std::memory_order_relaxed)) {
+                        return detail::sync_state::granted;
+                    }
+                } else if (s == state::contended ||
+                           m_.state_.compare_exchange_weak(s, state::contended,
+                                                           std::memory_order_relaxed)) {
+                    return detail::sync_state::idle;
+                }
             }
-            m_.locked_ = true;
-            return detail::sync_state::granted;
         }
         mutex& m_;
     };
@@ -110,22 +127,46 @@ public:
     lock_awaitable lock(std::stop_token token = {}) noexcept { return {*this, std::move(token)}; }
 
 private:
+    // The lock word. While nobody waits, locking is one CAS from `unlocked` and unlocking one
+    // back. A task about to wait moves it to `contended` under lock_, which sends the owner's
+    // unlock to the wait list. A waiter cancelled meanwhile may leave `contended` with an
+    // empty list: the next unlock then finds no one and frees the mutex.
+    enum class state : unsigned char { unlocked, locked, contended };
+
+    bool try_acquire() noexcept {
+        state s = state::unlocked;
+        return state_.compare_exchange_strong(s, state::locked, std::memory_order_acquire,
+                                              std::memory_order_relaxed);
+    }
     void unlock() noexcept {
+        state s = state::locked;
+        if (!state_.compare_exchange_strong(s, state::unlocked, std::memory_order_release,
+                                            std::memory_order_relaxed)) {
+            unlock_contended();
+        }
+    }
+    void unlock_contended() noexcept {
         std::lock_guard lock(lock_);
         unlock_locked();
     }
-    // Hands the lock straight to the first waiter: locked_ stays true, so no task barges in.
+    // lock_ held, by the owner of the lock (or for a granted waiter that went away). Hands the
+    // lock straight to the first waiter: state_ stays locked, so no task barges in; with no one
+    // behind it the next unlock is a single CAS again. Nobody else can move state_ meanwhile:
+    // lockers change it only from `unlocked`, or under lock_.
     void unlock_locked() noexcept {
         if (detail::sync_waiter* w = waiters_.pop_front()) {
+            if (waiters_.empty()) {
+                state_.store(state::locked, std::memory_order_relaxed);
+            }
             w->wake_locked(detail::sync_state::granted);
         } else {
-            locked_ = false;
+            state_.store(state::unlocked, std::memory_order_release);
         }
     }
 
-    detail::sync_lock lock_;
-    bool locked_ = false;          // under lock_; true while a guard or a granted waiter owns it
-    detail::sync_list waiters_;    // under lock_; non-empty only while locked_
+    std::atomic<state> state_{state::unlocked};
+    detail::sync_lock lock_;     // guards waiters_ and the moves into and out of `contended`
+    detail::sync_list waiters_;  // under lock_; non-empty only while state_ is contended
 };
 
 }  // namespace corio

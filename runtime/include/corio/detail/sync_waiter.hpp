@@ -27,8 +27,15 @@ struct sync_list {
     bool empty() const noexcept { return head == nullptr; }
     void push_back(sync_waiter& w) noexcept;
     void unlink(sync_waiter& w) noexcept;
-    /// Unlinks and returns the first waiter, or nullptr.
-    sync_waiter* pop_front() noexcept;
+    /// Unlinks and returns the first waiter, or nullptr. Inline: every channel operation and
+    /// every contended unlock asks, and mostly finds no one.
+    sync_waiter* pop_front() noexcept {
+        sync_waiter* w = head;
+        if (w) {
+            unlink(*w);
+        }
+        return w;
+    }
     /// Resumes every waiter with `s`, first come first.
     void wake_all(sync_state s) noexcept;
     /// The primitive is being destroyed: resumes every waiter with `closed`, and none of them
@@ -47,9 +54,10 @@ public:
     sync_waiter& operator=(const sync_waiter&) = delete;
     /// A frame destroyed while parked (runtime teardown, block_on stopped): leaves the list, or,
     /// if granted and not yet resumed, hands the grant on (`abandon`) and unqueues its resume.
-    /// Inline check first: a wait that completed at once pays no call here.
+    /// Inline check first: a wait that completed at once pays one test here (the stop
+    /// callbacks exist only while parked_).
     ~sync_waiter() {
-        if (parked_ || explicit_stop_ || ambient_stop_) {
+        if (parked_) {
             leave();
         }
     }
@@ -70,10 +78,11 @@ public:
     void watch(const std::stop_token& token);
     /// Owner thread, on resume: drops the stop callbacks; returns how the wait ended.
     state finish() noexcept {
-        // Waits for a callback running on another thread; it finds the node no longer waiting.
-        explicit_stop_.reset();
-        ambient_stop_.reset();
         if (parked_) {
+            // Waits for a callback running on another thread; it finds the node no longer
+            // waiting.
+            explicit_stop_.reset();
+            ambient_stop_.reset();
             forget_root();
             parked_ = false;
         }
@@ -120,10 +129,24 @@ private:
     promise_base* root_;              // set by bind: the task this waits in (task dumps)
     const char* what_;                // set by bind: the operation's name
     state st_ = state::idle;  // out of `waiting` only under *lock_
-    bool parked_ = false;     // owner thread only: enqueued and not yet finished
+    bool parked_ = false;     // owner thread only: enqueued and not yet finished; the stop
+                              // callbacks below are engaged only while it is true
     bool remote_;             // its resume went to schedule_remote (set with st_)
     std::optional<std::stop_callback<on_stop>> explicit_stop_;
     std::optional<std::stop_callback<on_stop>> ambient_stop_;
 };
+
+inline void sync_list::push_back(sync_waiter& w) noexcept {
+    w.prev_ = tail;
+    w.next_ = nullptr;
+    (tail ? tail->next_ : head) = &w;
+    tail = &w;
+}
+
+inline void sync_list::unlink(sync_waiter& w) noexcept {
+    (w.prev_ ? w.prev_->next_ : head) = w.next_;
+    (w.next_ ? w.next_->prev_ : tail) = w.prev_;
+    w.prev_ = w.next_ = nullptr;
+}
 
 }  // namespace corio::detail
