@@ -12,10 +12,13 @@
 #include <catch2/catch.hpp>
 
 #include "support/clock_steps.hpp"
+#include "support/emulated_kqueue.hpp"
 #include "support/http_fixture.hpp"
+#include "support/localhost_listener.hpp"
 #include "support/net_loopback.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <iterator>
 #include <optional>
@@ -168,20 +171,25 @@ TEST_CASE("connect by Happy Eyeballs: IPv6 is tried first, IPv4 250 ms later") {
 
 TEST_CASE("connect to a host name: localhost reaches a listener on the loopback") {
     run_test([]() -> task<> {
-        auto listener = bind_loopback();
-        const endpoint ep = endpoint_of(listener);
-        // Where localhost also names ::1, that attempt is refused and 127.0.0.1 starts at once.
-        auto s = co_await tcp_stream::connect("localhost", ep.port(), 10s);
+        auto listener = bind_localhost();
+        const std::uint16_t port = endpoint_of(listener).port();
+        auto s = co_await tcp_stream::connect("localhost", port, 10s);
         require_ok(s, "connect localhost");
         auto remote = s->remote_endpoint();
         require_ok(remote, "remote_endpoint");
-        CHECK(*remote == ep);
-        auto numeric = co_await tcp_stream::connect("127.0.0.1", ep.port());
+        CHECK(remote->address().is_loopback());
+        CHECK(remote->port() == port);
+        auto numeric = co_await tcp_stream::connect("127.0.0.1", port);
         require_ok(numeric, "connect 127.0.0.1");
     }());
 }
 
 TEST_CASE("connect by Happy Eyeballs: when every address fails, the last failure is returned") {
+    if (corio_test::on_emulated_kqueue()) {
+        WARN("skipped on libkqueue: it reads SO_ERROR itself when it reports the event "
+             "(src/linux/read.c, write.c), so a refused connect looks connected");
+        return;
+    }
     run_test([]() -> task<> {
         const endpoint refused = closed_port();
         // TCP to a multicast address fails at once with ENETUNREACH.

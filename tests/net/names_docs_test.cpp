@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/localhost_listener.hpp"
 #include "support/net_loopback.hpp"
 
 #include <chrono>
@@ -73,7 +74,7 @@ TEST_CASE("docs/net.md: addresses_of lists localhost's addresses and names a mis
 
 TEST_CASE("docs/net.md: greeting reads the first line of a server found by name") {
     run_test([]() -> task<> {
-        auto listener = bind_loopback();
+        auto listener = bind_localhost();
         const std::uint16_t port = endpoint_of(listener).port();
         corio::spawn([](corio::net::tcp_listener& l) -> task<> {
             auto s = co_await l.accept();
