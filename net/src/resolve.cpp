@@ -150,16 +150,17 @@ std::optional<std::uint16_t> decimal_port(std::string_view s) noexcept {
     return static_cast<std::uint16_t>(value);
 }
 
-// The answer for a numeric host and a decimal service, worked out here; nullopt when the
-// host is a name (or the service one) and getaddrinfo must be asked.
-std::optional<result<std::vector<endpoint>>> numeric_answer(std::string_view host,
-                                                            std::string_view service,
-                                                            const resolve_options& options) {
+// The answer for a numeric host and a decimal service, worked out here: an empty error_code
+// with `found` filled, or the error. nullopt when the host is a name (or the service one) and
+// getaddrinfo must be asked.
+std::optional<std::error_code> numeric_answer(std::string_view host, std::string_view service,
+                                              const resolve_options& options,
+                                              std::vector<endpoint>& found) {
     auto address = host.empty() ? result<ip_address>(errc::invalid_address)
                                  : ip_address::parse(host);
     if (!address) {
         if (options.numeric_host && !host.empty()) {
-            return result<std::vector<endpoint>>(make_error_code(resolve_errc::host_not_found));
+            return make_error_code(resolve_errc::host_not_found);
         }
         return std::nullopt;
     }
@@ -168,9 +169,10 @@ std::optional<result<std::vector<endpoint>>> numeric_answer(std::string_view hos
         return std::nullopt;
     }
     if (options.family && *options.family != address->family()) {
-        return result<std::vector<endpoint>>(make_error_code(resolve_errc::address_family));
+        return make_error_code(resolve_errc::address_family);
     }
-    return result<std::vector<endpoint>>(std::vector<endpoint>{endpoint(*address, *port)});
+    found.assign(1, endpoint(*address, *port));
+    return std::error_code();
 }
 
 addrinfo hints_for(const resolve_options& options, bool numeric_service) {
@@ -202,8 +204,12 @@ task<result<std::vector<endpoint>>> resolve(std::string host, std::string servic
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
         host = host.substr(1, host.size() - 2);  // getaddrinfo does not take it, but URLs write it
     }
-    if (auto answer = numeric_answer(host, service, options)) {
-        co_return std::move(*answer);
+    std::vector<endpoint> found;
+    if (auto answered = numeric_answer(host, service, options, found)) {
+        if (*answered) {
+            co_return *answered;
+        }
+        co_return std::move(found);
     }
     query q{std::move(host), std::move(service), {}};
     q.hints = hints_for(options, is_decimal(q.service));
