@@ -3,10 +3,13 @@
 // ticker runs alone (the baseline), then beside CALLS tasks that each await spawn_blocking of a
 // call blocking BLOCK_US (sleep, or a busy spin with --spin) again and again. A tick is kept when
 // the loop resumed the ticker less than one period after it was due. Prints both runs.
+// With --resolve HOST the load is CALLS tasks each resolving HOST with corio::net::resolve
+// (getaddrinfo on the same pool) again and again.
 //
 //   blocking_ticker [--backend NAME] [--calls 1000] [--block-us 1000] [--threads 64]
-//                   [--seconds 2] [--spin]
+//                   [--seconds 2] [--spin] [--resolve HOST]
 #include <corio/event.hpp>
+#include <corio/net/resolve.hpp>
 #include <corio/runtime.hpp>
 #include <corio/spawn_blocking.hpp>
 #include <corio/timer.hpp>
@@ -33,6 +36,7 @@ struct options {
     std::size_t threads = 64;
     int seconds = 2;
     bool spin = false;
+    std::string resolve;  // a host name: the load resolves it instead of blocking
 };
 
 struct ticks {
@@ -89,7 +93,15 @@ void block_for(const options& opt) {
 corio::task<void> caller(load& l) {
     auto call = [&opt = l.opt] { block_for(opt); };
     while (!l.stop) {
-        if (co_await corio::spawn_blocking(call)) {
+        if (!l.opt.resolve.empty()) {
+            auto found = co_await corio::net::resolve(l.opt.resolve, 80);
+            if (!found) {
+                fmt::print(stderr, "blocking_ticker: resolve {}: {}\n", l.opt.resolve,
+                           found.error().message());
+                std::exit(1);
+            }
+            ++l.completed;
+        } else if (co_await corio::spawn_blocking(call)) {
             ++l.completed;
         }
     }
@@ -142,6 +154,8 @@ options parse(int argc, char** argv) {
             o.block_us = std::atol(v);
         } else if (a == "--threads") {
             o.threads = static_cast<std::size_t>(std::atol(v));
+        } else if (a == "--resolve") {
+            o.resolve = v;
         } else if (a == "--seconds") {
             o.seconds = std::atoi(v);
         } else {
@@ -161,10 +175,16 @@ int main(int argc, char** argv) {
     ro.blocking_threads = opt.threads;
     corio::runtime rt(ro);
     const std::chrono::seconds duration(opt.seconds);
-    fmt::print("# backend {}, 1 ms ticker for {} s; load: {} tasks each awaiting spawn_blocking of "
-               "a {} us {} in a loop, {} blocking threads\n",
-               rt.backend_name(), opt.seconds, opt.calls, opt.block_us,
-               opt.spin ? "busy spin" : "sleep", opt.threads);
+    if (opt.resolve.empty()) {
+        fmt::print("# backend {}, 1 ms ticker for {} s; load: {} tasks each awaiting spawn_blocking "
+                   "of a {} us {} in a loop, {} blocking threads\n",
+                   rt.backend_name(), opt.seconds, opt.calls, opt.block_us,
+                   opt.spin ? "busy spin" : "sleep", opt.threads);
+    } else {
+        fmt::print("# backend {}, 1 ms ticker for {} s; load: {} tasks each awaiting "
+                   "net::resolve(\"{}\") in a loop, {} blocking threads\n",
+                   rt.backend_name(), opt.seconds, opt.calls, opt.resolve, opt.threads);
+    }
     const ticks alone = rt.block_on(ticker(duration));
     print("alone", alone, -1, duration);
     load l(opt);

@@ -24,7 +24,8 @@ using corio::readiness;
 constexpr const char* usage =
     "usage: callback_echo [--host H] [--port P] [--backend NAME] [--list-backends] [--help]\n"
     "Echoes every byte on each TCP connection using event_loop callbacks only.\n"
-    "Defaults: --host 127.0.0.1 --port 7000; SIGINT/SIGTERM exit at once.\n";
+    "Defaults: --host 127.0.0.1 --port 7000 (H: an address or a name such as localhost);\n"
+    "SIGINT/SIGTERM exit at once.\n";
 
 class echo_server {
 public:
@@ -120,18 +121,15 @@ int main(int argc, char** argv) {
             a.unknown();
         }
     }
-    auto ep = corio::net::endpoint::from(host, port);
-    if (!ep) {
-        a.fail(fmt::format("--host: '{}' is not an IP address", host));
-    }
+    const auto ep = a.endpoint(host, port);
     auto loop = corio::event_loop::open(backend);
     if (!loop) {
         a.fail(fmt::format("--backend '{}': {}", backend, loop.error().message()));
     }
     cli::raise_fd_limit();
-    auto listener = corio::net::tcp_listener::bind(*ep);  // bind only: accept4 happens below
+    auto listener = corio::net::tcp_listener::bind(ep);  // bind only: accept4 happens below
     if (!listener) {
-        fmt::print(stderr, "callback_echo: bind {}: {}\n", ep->to_string(),
+        fmt::print(stderr, "callback_echo: bind {}: {}\n", ep.to_string(),
                    listener.error().message());
         return 1;
     }

@@ -4,6 +4,7 @@
 
 #include <corio/backend.hpp>
 #include <corio/net/address.hpp>
+#include <corio/net/resolve.hpp>
 #include <corio/net/tcp_listener.hpp>
 #include <corio/runtime.hpp>
 #include <corio/signal_listener.hpp>
@@ -74,13 +75,28 @@ public:
         }
         return false;
     }
-    /// The endpoint for --host/--port; usage and exit 2 when the host is not an IP address.
-    corio::net::endpoint endpoint(const std::string& host, std::uint16_t port) const {
-        auto ep = corio::net::endpoint::from(host, port);
-        if (!ep) {
-            fail(fmt::format("--host: '{}' is not an IP address", host));
+    /// The endpoints for --host/--port: a numeric host as it is, a name (e.g. localhost)
+    /// resolved with corio::net::resolve, in the resolver's order of preference. Usage and
+    /// exit 2 when the name does not resolve (the resolver's reason is printed).
+    std::vector<corio::net::endpoint> endpoints(const std::string& host, std::uint16_t port) const {
+        if (auto ep = corio::net::endpoint::from(host, port)) {
+            return {*ep};  // numeric: no runtime needed
         }
-        return *ep;
+        // A runtime only for the lookup: some examples resolve before theirs exists, and
+        // callback_echo has none.
+        auto rt = corio::runtime::create();
+        if (!rt) {
+            fail(fmt::format("--host: cannot resolve '{}': {}", host, rt.error().message()));
+        }
+        auto found = rt->block_on(corio::net::resolve(host, port));
+        if (!found) {
+            fail(fmt::format("--host: '{}' does not resolve: {}", host, found.error().message()));
+        }
+        return std::move(*found);
+    }
+    /// The first of endpoints(host, port): where a server binds.
+    corio::net::endpoint endpoint(const std::string& host, std::uint16_t port) const {
+        return endpoints(host, port).front();
     }
     /// A runtime of `threads` loops on the --backend chosen ("" = default); usage and exit 2
     /// when it cannot open.

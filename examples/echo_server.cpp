@@ -25,7 +25,8 @@ using corio::net::tcp_stream;
 constexpr const char* usage =
     "usage: echo_server [--host H] [--port P] [--backend NAME] [--threads N]\n"
     "                   [--drain-seconds S] [--stats] [--list-backends] [--help]\n"
-    "Echoes every byte on each TCP connection. Defaults: --host 127.0.0.1 --port 7000;\n"
+    "Echoes every byte on each TCP connection. Defaults: --host 127.0.0.1 --port 7000 (H: an\n"
+    "address or a name such as localhost, bound at its first address);\n"
     "on SIGINT/SIGTERM it stops accepting and gives open connections S seconds (default 5).\n"
     "--threads N: N loops, each on its own thread with its own SO_REUSEPORT listener (default 1).\n"
     "--stats: at exit, print the backend's counters (io_uring: SQEs per io_uring_enter).\n"

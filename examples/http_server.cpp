@@ -37,6 +37,7 @@ constexpr const char* usage =
     "Serves GET /plaintext (Hello, World!), GET /metrics (Prometheus, summed over every loop),\n"
     "POST /echo (the body back) and, with --root, the files under DIR. Defaults: --host\n"
     "127.0.0.1 --port 8080 --threads 1 (N loops, each on its own thread and SO_REUSEPORT listener).\n"
+    "H is an address or a name such as localhost, bound at its first address.\n"
     "SIGINT/SIGTERM: stop accepting, finish in-flight requests, exit 0.\n"
     "SIGUSR1: print every live task to stderr (where it was spawned, what it waits on).\n";
 

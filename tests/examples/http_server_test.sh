@@ -3,7 +3,8 @@
 # The http_server example as a user runs it: it prints where it listens (on select, also how
 # many connections it can hold), serves /plaintext, files under --root and POST /echo, and on
 # SIGTERM or SIGINT exits 0 at once although a keep-alive connection is open and idle (serve()
-# returns only when every connection is closed).
+# returns only when every connection is closed). With --host localhost it binds where the name
+# resolves to.
 #
 #   http_server_test.sh PATH_TO_HTTP_SERVER [BACKEND]      exit 0 when every check passes
 set -euo pipefail
@@ -79,4 +80,16 @@ rc=0
 wait "$srv_pid" || rc=$?
 srv_pid=""
 expect "--threads 2: exit status after SIGTERM" "$rc" 0
+# --host localhost: bound at the first address the name resolves to (127.0.0.1, or ::1 where
+# /etc/hosts lists it first), printed as for a numeric --host; curl reaches it by name.
+coproc srv { exec timeout --foreground -s KILL 20 "$server" --host localhost --port 0 --backend "$backend" 2>"$tmp/err"; }
+srv_pid=$srv_PID
+read -r -t 10 -u "${srv[0]}" line || fail "--host localhost: no 'listening on' line within 10 s: $(cat "$tmp/err")"
+[[ $line =~ ^listening\ on\ (127\.0\.0\.1|\[::1\]):([0-9]+)\ \((.*)\)$ ]] || fail "--host localhost: unexpected first line '$line'"
+expect "--host localhost: GET /plaintext" "$(curl -sS --noproxy '*' "http://localhost:${BASH_REMATCH[2]}/plaintext")" "Hello, World!"
+kill -TERM "$srv_pid"
+rc=0
+wait "$srv_pid" || rc=$?
+srv_pid=""
+expect "--host localhost: exit status after SIGTERM" "$rc" 0
 echo "http_server_test: ok ($backend)"

@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <span>
 #include <stop_token>
+#include <string>
+#include <vector>
 
 namespace corio::net {
 
@@ -44,6 +46,32 @@ public:
     /// Errors: ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, EMFILE/ENFILE, std::errc::timed_out,
     /// operation_canceled (token or ambient token). Never throws for network failures.
     static task<result<tcp_stream>> connect(endpoint peer,
+                                            clock_type::duration timeout = clock_type::duration::zero(),
+                                            std::stop_token token = {});
+
+    /// How long Happy Eyeballs waits for one connection attempt before it starts the next
+    /// (RFC 8305's recommended Connection Attempt Delay).
+    static constexpr clock_type::duration attempt_delay = std::chrono::milliseconds(250);
+
+    /// Resolves `host` (a name, "localhost", or a numeric address: see net::resolve) and
+    /// connects to it with Happy Eyeballs, as connect(std::vector<endpoint>) below; `timeout`
+    /// (zero or negative: no limit) covers the resolution and every attempt. Errors: those of
+    /// net::resolve (resolve_errc::host_not_found for a name that does not resolve, ...); the
+    /// error of the last attempt to fail when every address failed (ECONNREFUSED, ...);
+    /// std::errc::timed_out; operation_canceled (token or ambient token).
+    static task<result<tcp_stream>> connect(std::string host, std::uint16_t port,
+                                            clock_type::duration timeout = clock_type::duration::zero(),
+                                            std::stop_token token = {});
+
+    /// Connects to the first of `peers` that answers, with Happy Eyeballs (RFC 8305): the
+    /// addresses are tried IPv6 first, the families alternating (each family keeping its order
+    /// in `peers`); the next attempt starts attempt_delay after the previous one if none has
+    /// connected by then, and at once when an attempt fails. The first attempt to connect wins;
+    /// every other is cancelled and its socket closed before this returns. `timeout` (zero or
+    /// negative: no limit) covers all attempts. Errors: the error of the last attempt to fail
+    /// when all failed; std::errc::timed_out; operation_canceled (token or ambient token);
+    /// std::errc::invalid_argument for an empty `peers`.
+    static task<result<tcp_stream>> connect(std::vector<endpoint> peers,
                                             clock_type::duration timeout = clock_type::duration::zero(),
                                             std::stop_token token = {});
 
