@@ -94,9 +94,7 @@ public:
         bool await_suspend(std::coroutine_handle<Promise> parent) noexcept {
             auto& p = h.promise();
             p.set_continuation(parent);
-            if (!p.ambient_stop()) {
-                p.set_ambient_stop(detail::ambient_stop_of(parent));
-            }
+            detail::inherit_ambient_stop(p, parent);
             p.set_root(detail::root_of(parent));  // its waits show in the spawned task's dump
             // Run the child here rather than by symmetric transfer: g++ makes that transfer a
             // tail call only at -O2 without sanitizers, so a loop of awaits of tasks that end

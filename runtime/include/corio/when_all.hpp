@@ -20,8 +20,7 @@ namespace detail {
 
 template <class... Ts>
 task<std::tuple<compose_value_t<Ts>...>> when_all_of(task<Ts>... ts) {
-    const std::stop_token* outer = co_await current_ambient{};
-    compose_state st(false, sizeof...(Ts), outer);
+    compose_state st(false, sizeof...(Ts));
     auto children = direct_children(ts...);
     co_await st.start_direct(children);
     while (st.pending() != 0) {
@@ -39,8 +38,7 @@ task<std::vector<compose_value_t<T>>> when_all_range(std::vector<task<T>> ts) {
     if (ts.empty()) {
         co_return out;
     }
-    const std::stop_token* outer = co_await current_ambient{};
-    compose_state st(false, ts.size(), outer);
+    compose_state st(false, ts.size(), co_await current_promise{});
     std::vector<compose_slot<T>> slots(ts.size());
     auto children = start_children(st, ts, slots);
     co_await st.all_done();

@@ -39,8 +39,7 @@ namespace detail {
 
 template <class... Ts, std::size_t... I>
 task<when_any_result<Ts...>> when_any_of(std::index_sequence<I...>, task<Ts>... ts) {
-    const std::stop_token* outer = co_await current_ambient{};
-    compose_state st(true, sizeof...(Ts), outer);
+    compose_state st(true, sizeof...(Ts));
     auto children = direct_children(ts...);
     co_await st.start_direct(children);
     while (st.pending() != 0) {
@@ -55,8 +54,7 @@ task<when_any_result<Ts...>> when_any_of(std::index_sequence<I...>, task<Ts>... 
 
 template <class T>
 task<when_any_range_result<T>> when_any_range(std::vector<task<T>> ts) {
-    const std::stop_token* outer = co_await current_ambient{};
-    compose_state st(true, ts.size(), outer);
+    compose_state st(true, ts.size(), co_await current_promise{});
     std::vector<compose_slot<T>> slots(ts.size());
     auto children = start_children(st, ts, slots);
     co_await st.all_done();

@@ -97,10 +97,12 @@ public:
     handle_type handle() const noexcept { return h_; }
     handle_type release() noexcept { return std::exchange(h_, {}); }
     /// Points the child at its parent and starts it: it runs here until it first suspends or
-    /// ends (then on_done has already run).
+    /// ends (then on_done has already run). `token`: its ambient token, a std::stop_token or a
+    /// lazy_stop_token.
+    template <class Token>
     static void start(handle_type h, void* parent,
                       std::coroutine_handle<> (*on_done)(promise_type&) noexcept,
-                      std::size_t index, const std::stop_token* token) {
+                      std::size_t index, Token* token) {
         auto& p = h.promise();
         p.parent = parent;
         p.on_done = on_done;

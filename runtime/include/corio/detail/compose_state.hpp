@@ -19,27 +19,44 @@
 
 namespace corio::detail {
 
-/// The children's ambient stop token (a source of our own, stopped when the caller's ambient
-/// token is, and by `first`), how many are still running, and the parent once it waits for
-/// them. Declared before the children in the parent's frame, so it outlives them.
-class compose_state {
+/// `co_await current_promise{}`: the promise of the calling task, without suspending.
+struct current_promise {
+    promise_base* p = nullptr;
+    bool await_ready() const noexcept { return false; }
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
+        p = &h.promise();
+        return false;
+    }
+    promise_base* await_resume() const noexcept { return p; }
+};
+
+/// The children's ambient stop token, how many are still running, and the parent once it waits
+/// for them. Lives in the parent's frame: it outlives the children's runs (a destroyed parent
+/// destroys their frames, which no longer read their token).
+///
+/// The token is a source of our own, stopped when the caller's ambient token is and by `first`.
+/// It is made lazily (a lazy_stop_token): children that end without looking at their token,
+/// the common case of a when_all whose tasks complete at once, cost no std::stop_source and no
+/// atomic operation. Nothing can tell the difference: the token is made (linked to the caller's
+/// ambient token, and already stopped if `first` stopped it meanwhile) before anyone sees it,
+/// and a stop of the caller's token before then reaches it through the link.
+class compose_state : lazy_stop_token {
 public:
     static constexpr std::size_t none = static_cast<std::size_t>(-1);
 
     /// `first_wins`: when_any (the first child to end decides); else when_all (the first to
-    /// throw does). `outer`: the caller's ambient token, linked to ours.
-    compose_state(bool first_wins, std::size_t children, const std::stop_token* outer)
-        : pending_(children), first_wins_(first_wins) {
-        if (outer && outer->stop_possible()) {
-            link_.emplace(*outer, request_stop_on{&source_});
-        }
-    }
+    /// throw does). `caller`: the task running the composition, whose ambient token (as it
+    /// is when ours is made) ours is linked to; start_direct sets it.
+    compose_state(bool first_wins, std::size_t children, promise_base* caller = nullptr) noexcept
+        : lazy_stop_token{&make}, caller_(caller), pending_(children), first_wins_(first_wins) {}
     compose_state(const compose_state&) = delete;
     compose_state& operator=(const compose_state&) = delete;
 
     /// Starts child `i`: it runs here until it first suspends or ends.
     void start(const compose_child& c, std::size_t i) {
-        compose_child::start(c.handle(), this, &child_done, i, &token_);
+        compose_child::start(c.handle(), this, &child_done, i,
+                             static_cast<lazy_stop_token*>(this));
     }
 
     /// `co_await all_done()`: resumes once every started child has ended.
@@ -69,20 +86,23 @@ public:
     /// first suspends or ends; suspends the parent unless they all ended. Each child that ends
     /// later resumes the parent: `while (pending()) co_await next_direct(cs);` then collects it.
     template <std::size_t N>
-    auto start_direct(std::array<direct_child, N>& cs) noexcept {
-        struct awaitable {
-            compose_state& st;
-            std::array<direct_child, N>& cs;
-            bool await_ready() const noexcept { return false; }
-            bool await_suspend(std::coroutine_handle<> parent) const noexcept {
-                for (std::size_t i = 0; i < N; ++i) {
-                    st.start_direct_child(cs[i], i, parent);
-                }
-                return st.pending_ != 0;
+    struct start_awaitable {
+        compose_state& st;
+        std::array<direct_child, N>& cs;
+        bool await_ready() const noexcept { return false; }
+        template <class Promise>
+        bool await_suspend(std::coroutine_handle<Promise> parent) noexcept {
+            st.caller_ = &parent.promise();
+            for (std::size_t i = 0; i < N; ++i) {
+                st.start_direct_child(cs[i], i, parent);
             }
-            void await_resume() const noexcept {}
-        };
-        return awaitable{*this, cs};
+            return st.pending_ != 0;
+        }
+        void await_resume() const noexcept {}
+    };
+    template <std::size_t N>
+    start_awaitable<N> start_direct(std::array<direct_child, N>& cs) noexcept {
+        return {*this, cs};
     }
     template <std::size_t N>
     auto next_direct(std::array<direct_child, N>& cs) noexcept {
@@ -108,7 +128,11 @@ private:
     void ended(std::size_t i, promise_base& p) noexcept {
         if (first_ == none && (first_wins_ || p.exception_)) {
             first_ = i;
-            source_.request_stop();  // only schedules the others' cancellation
+            if (source_) {
+                source_->request_stop();  // only schedules the others' cancellation
+            } else {
+                stopped_ = true;  // nobody has the token yet: it will be made stopped
+            }
         }
         --pending_;
     }
@@ -117,8 +141,8 @@ private:
     void start_direct_child(direct_child& c, std::size_t i, std::coroutine_handle<> parent) {
         promise_base& p = *c.p;
         p.set_continuation(parent);
-        if (!p.ambient_stop()) {
-            p.set_ambient_stop(&token_);
+        if (!p.has_ambient_stop()) {
+            p.set_ambient_stop(static_cast<lazy_stop_token*>(this));
         }
         p.inline_start_ = promise_base::inline_start::running;
         c.h.resume();
@@ -129,6 +153,22 @@ private:
             p.inline_start_ = promise_base::inline_start::none;
         }
     }
+    // Called by the children (loop thread) whenever they read their token. Making it cannot
+    // fail but for std::bad_alloc, which terminates (a wait has nowhere to report it).
+    static const std::stop_token* make(lazy_stop_token& self) noexcept {
+        auto& st = static_cast<compose_state&>(self);
+        if (!st.source_) {
+            st.source_.emplace();
+            st.token_ = st.source_->get_token();
+            if (st.stopped_) {
+                st.source_->request_stop();
+            } else if (const std::stop_token* outer = st.caller_->ambient_stop();
+                       outer && outer->stop_possible()) {
+                st.link_.emplace(*outer, request_stop_on{&*st.source_});
+            }
+        }
+        return &st.token_;
+    }
     static std::coroutine_handle<> child_done(compose_child::promise_type& p) noexcept {
         auto& st = *static_cast<compose_state*>(p.parent);
         st.ended(p.index, p);
@@ -138,12 +178,14 @@ private:
         return std::noop_coroutine();
     }
 
-    std::stop_source source_;
-    std::stop_token token_ = source_.get_token();
+    std::optional<std::stop_source> source_;
+    std::stop_token token_;
     std::optional<std::stop_callback<request_stop_on>> link_;
+    promise_base* caller_;
     std::size_t pending_;
     std::size_t first_ = none;
     bool first_wins_;
+    bool stopped_ = false;
     std::coroutine_handle<> parent_;
 };
 
@@ -179,11 +221,15 @@ compose_value_t<T> take_value(task<T>& t) {
     }
 }
 
+[[noreturn]] inline void throw_unusable_child(const char* what) {
+    throw usage_error(std::string(what) + ": an empty or already awaited task");
+}
+
 /// Throws usage_error unless every task can be awaited.
 template <class... Tasks>
 void check_children(const char* what, const Tasks&... ts) {
-    if (!(ts.valid() && ...)) {
-        throw usage_error(std::string(what) + ": an empty or already awaited task");
+    if (!(ts.valid() && ...)) [[unlikely]] {
+        throw_unusable_child(what);
     }
 }
 

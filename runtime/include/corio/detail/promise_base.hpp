@@ -6,6 +6,7 @@
 
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <source_location>
 #include <stop_token>
@@ -16,6 +17,15 @@ namespace corio::detail {
 class scheduler;
 class sync_waiter;
 struct waiter;
+
+/// A stop token made on first use: the children of when_all and when_any get one, so that
+/// children which never look at their token (most that end without waiting) cost no
+/// std::stop_source. Loop thread only.
+struct lazy_stop_token {
+    /// Returns the token, making it on the first call; the pointer stays valid for as long
+    /// as the lazy_stop_token does.
+    const std::stop_token* (*get)(lazy_stop_token&) noexcept;
+};
 
 /// State shared by task<T> promises of every T.
 class promise_base {
@@ -38,8 +48,23 @@ public:
 
     /// The token every waiting operation inside this task observes besides its own; nullptr
     /// when nobody can cancel the task. Inherited from the awaiting task unless set first.
-    const std::stop_token* ambient_stop() const noexcept { return stop_; }
-    void set_ambient_stop(const std::stop_token* t) noexcept { stop_ = t; }
+    const std::stop_token* ambient_stop() const noexcept {
+        if (stop_ & lazy_bit) [[unlikely]] {
+            auto* lazy = reinterpret_cast<lazy_stop_token*>(stop_ & ~lazy_bit);
+            return lazy->get(*lazy);
+        }
+        return reinterpret_cast<const std::stop_token*>(stop_);
+    }
+    void set_ambient_stop(const std::stop_token* t) noexcept {
+        stop_ = reinterpret_cast<std::uintptr_t>(t);
+    }
+    /// As set_ambient_stop, with a token made only once something asks for it.
+    void set_ambient_stop(lazy_stop_token* t) noexcept {
+        stop_ = reinterpret_cast<std::uintptr_t>(t) | lazy_bit;
+    }
+    bool has_ambient_stop() const noexcept { return stop_ != 0; }
+    /// Takes `parent`'s ambient token as it is: a lazy one stays unmade.
+    void inherit_ambient_stop(const promise_base& parent) noexcept { stop_ = parent.stop_; }
 
     /// Where control goes when this task finishes: its awaiter, or (for spawned tasks) the
     /// scheduler, which destroys the frame and reports an escaped exception.
@@ -86,7 +111,10 @@ protected:
 
 private:
     std::coroutine_handle<> continuation_;
-    const std::stop_token* stop_ = nullptr;
+    // The ambient token: a const std::stop_token*, or a lazy_stop_token* with lazy_bit set
+    // (both are at least 2-aligned).
+    static constexpr std::uintptr_t lazy_bit = 1;
+    std::uintptr_t stop_ = 0;
     scheduler* detached_owner_ = nullptr;
     promise_base* root_ = nullptr;
     std::source_location spawned_at_;
@@ -115,6 +143,16 @@ const std::stop_token* ambient_stop_of(std::coroutine_handle<Promise> h) noexcep
         return h.promise().ambient_stop();
     } else {
         return nullptr;
+    }
+}
+
+/// Gives `child` the ambient stop token of the coroutine behind `parent` unless it has one.
+template <class Promise>
+void inherit_ambient_stop(promise_base& child, std::coroutine_handle<Promise> parent) noexcept {
+    if constexpr (std::is_base_of_v<promise_base, Promise>) {
+        if (!child.has_ambient_stop()) {
+            child.inherit_ambient_stop(parent.promise());
+        }
     }
 }
 
