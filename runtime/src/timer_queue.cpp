@@ -112,8 +112,12 @@ void timer_queue::walk(std::size_t slot, F&& visit) const noexcept {
             timer_link* n = at[i];
             at[i] = n->next_;
             // Needed a round later: the other lanes' visits hide the miss, however long they
-            // are (out-of-order execution alone would overlap only a few).
-            __builtin_prefetch(at[i]);
+            // are (out-of-order execution alone would overlap only a few). A node that
+            // straddles two cache lines (a quarter of those at 16-byte aligned addresses, as
+            // in coroutine frames) needs both, or its next_ or deadline is a miss of its own.
+            const auto next = reinterpret_cast<std::uintptr_t>(at[i]);
+            __builtin_prefetch(reinterpret_cast<const void*>(next));
+            __builtin_prefetch(reinterpret_cast<const void*>(next + sizeof(timer_node) - 1));
             visit(static_cast<timer_node*>(n));
             if (is_sentinel(at[i])) {
                 at[i] = at[--live];
