@@ -35,21 +35,19 @@ bool waiter::watch_stoppable(const std::stop_token& explicit_token,
         return false;
     }
     bool use_ambient = ambient && ambient->stop_possible();
-    if (use_ambient && frame) {
-        ambient_watch* shared = frame->ambient_watch_;
-        if (shared && shared->token == *ambient && shared->sched == sched) {
+    // Only the frame's own ambient token, which is set before the frame starts and never
+    // changes: so the watch is reused without reading it (it is cold, the frame is not). Its
+    // waits all park on the frame's loop (loop_of), the watch's scheduler.
+    if (use_ambient && frame && ambient == frame->ambient_stop()) {
+        if (ambient_watch* shared = frame->ambient_watch_) {
             shared->parked = this;  // a stop from now on cancels this wait
+            shared_watch = shared;
         } else {
-            // The frame's first cancellable wait (or its token changed, which no corio frame
-            // does): register the callback, naming this wait before it can run.
-            if (shared) {
-                drop_ambient_watch(shared);
-                frame->ambient_watch_ = nullptr;
-            }
-            shared = new (frame_allocate(sizeof(ambient_watch))) ambient_watch(*ambient, sched, this);
-            frame->ambient_watch_ = shared;
+            // The frame's first cancellable wait: the callback names this wait before it can run.
+            void* at = frame_allocate(sizeof(ambient_watch));
+            shared_watch = new (at) ambient_watch(*ambient, sched, this);
+            frame->ambient_watch_ = shared_watch;
         }
-        shared_watch = shared;
         use_ambient = false;
     }
     if (!explicit_token.stop_possible() && !use_ambient) {

@@ -133,7 +133,7 @@ plain_coroutine plain_sleep(corio::result<void>& out, corio::event& done) {
 
 }  // namespace
 
-TEST_CASE("a block_on task resumed by another loop's thread: its waits and awaits are usage_error") {
+TEST_CASE("a block_on task resumed by another loop's thread: waits and awaits are usage_error") {
     corio::runtime rt(two_loops());
     corio_test::socket_pair pair;
     misuse_seen seen;
@@ -141,7 +141,7 @@ TEST_CASE("a block_on task resumed by another loop's thread: its waits and await
     check_refused(seen);
 }
 
-TEST_CASE("a spawned task resumed by another loop's thread: its waits and awaits are usage_error") {
+TEST_CASE("a spawned task resumed by another loop's thread: waits and awaits are usage_error") {
     corio::runtime rt(two_loops());
     corio_test::socket_pair pair;
     misuse_seen seen;
@@ -178,5 +178,6 @@ TEST_CASE("outside a runtime a wait is still a usage_error naming the missing ru
     }();
     t.handle().resume();  // no runtime: the task runs on this plain thread
     REQUIRE(t.done());
-    CHECK(t.handle().promise().take_result() == "corio::sleep: no runtime is running on this thread");
+    CHECK(t.handle().promise().take_result() ==
+          "corio::sleep: no runtime is running on this thread");
 }
