@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 
 namespace corio::detail {
@@ -25,20 +26,19 @@ void cpu_relax() noexcept {
 #endif
 }
 
-// The one thread_local of the runtime: which scheduler runs on this thread, so awaitables
-// can find their reactor and timers without a handle being threaded through every call.
-constinit thread_local scheduler* current_scheduler = nullptr;
-
+// Sets this_thread_loop (the runtime's one thread_local) while a scheduler runs or is
+// destroyed: for code without a coroutine handle, and for loop_of's check.
 struct current_guard {
-    scheduler* saved;
-    explicit current_guard(scheduler* s) : saved(std::exchange(current_scheduler, s)) {}
-    ~current_guard() { current_scheduler = saved; }
+    io_loop* saved;
+    explicit current_guard(scheduler* s) : saved(std::exchange(this_thread_loop, s->context())) {}
+    ~current_guard() { this_thread_loop = saved; }
 };
 }  // namespace
 
 scheduler::scheduler(std::unique_ptr<reactor> r, manual_clock* clock,
                      exception_handler on_exception)
     : reactor_(std::move(r)),
+      context_{this, reactor_->completions(), budget_per_turn},
       timers_(clock ? clock->now() : clock_type::now()),
       clock_(clock),
       on_exception_(std::move(on_exception)) {
@@ -77,14 +77,14 @@ scheduler::~scheduler() {
     }
 }
 
-scheduler* scheduler::current() noexcept { return current_scheduler; }
+void throw_no_runtime(const char* who) {
+    throw usage_error(std::string(who) + ": no runtime is running on this thread");
+}
 
-io_loop current_io_loop() noexcept {
-    scheduler* s = current_scheduler;
-    if (!s) {
-        return {};
-    }
-    return {s, s->io().completions(), &s->budget()};
+void throw_foreign_thread(const char* who) {
+    throw usage_error(std::string(who) +
+                      " in a task running on a thread that is not its loop's (a task must be "
+                      "resumed only by its own loop: hand work to another loop with spawn_on)");
 }
 
 void scheduler::wake_waiter(waiter& w, std::error_code why) {
@@ -115,7 +115,7 @@ void scheduler::schedule_remote(std::coroutine_handle<> h, promise_base* root) {
 }
 
 void scheduler::spawn_remote(std::coroutine_handle<> h, promise_base& p) {
-    if (current_scheduler == this) {
+    if (this_thread_loop == &context_) {
         spawn(h, p);
         return;
     }
@@ -137,7 +137,7 @@ void scheduler::notify_remote() noexcept {
 }
 
 void scheduler::request_cancel(waiter& w) noexcept {
-    if (current_scheduler == this) {
+    if (this_thread_loop == &context_) {
         wake_waiter(w, std::make_error_code(std::errc::operation_canceled));
         return;
     }
@@ -150,6 +150,25 @@ void scheduler::request_cancel(waiter& w) noexcept {
 void scheduler::forget_remote_cancel(waiter& w) noexcept {
     std::lock_guard lock(remote_mutex_);
     std::erase(remote_cancels_, &w);
+    w.remote_cancel_pending.store(false, std::memory_order_relaxed);
+}
+
+void scheduler::request_cancel(ambient_watch& w) noexcept {
+    if (this_thread_loop == &context_) {
+        if (w.parked) {
+            wake_waiter(*w.parked, std::make_error_code(std::errc::operation_canceled));
+        }
+        return;
+    }
+    std::lock_guard lock(remote_mutex_);  // as in schedule_remote
+    remote_watch_cancels_.push_back(&w);
+    w.remote_cancel_pending.store(true, std::memory_order_relaxed);
+    notify_remote();
+}
+
+void scheduler::forget_remote_cancel(ambient_watch& w) noexcept {
+    std::lock_guard lock(remote_mutex_);
+    std::erase(remote_watch_cancels_, &w);
     w.remote_cancel_pending.store(false, std::memory_order_relaxed);
 }
 
@@ -166,6 +185,7 @@ void scheduler::drain_remote() {
         return;
     }
     std::vector<waiter*> cancels;
+    std::vector<ambient_watch*> watch_cancels;
     std::vector<std::shared_ptr<dump_request>> dumps;
     linger_ = true;  // more hand-offs tend to follow one: see park_timeout()
     {
@@ -183,9 +203,20 @@ void scheduler::drain_remote() {
         for (waiter* w : cancels) {
             w->remote_cancel_pending.store(false, std::memory_order_relaxed);
         }
+        watch_cancels.swap(remote_watch_cancels_);
+        for (ambient_watch* w : watch_cancels) {
+            w->remote_cancel_pending.store(false, std::memory_order_relaxed);
+        }
     }
     for (waiter* w : cancels) {
         wake_waiter(*w, std::make_error_code(std::errc::operation_canceled));
+    }
+    // A wait parked after the stop saw it and never parked: what `parked` names now was parked
+    // before it, so it is the one to cancel (or nullptr: the frame waits on nothing).
+    for (ambient_watch* w : watch_cancels) {
+        if (w->parked) {
+            wake_waiter(*w->parked, std::make_error_code(std::errc::operation_canceled));
+        }
     }
     if (!dumps.empty()) {
         answer_dumps(dumps);  // after the hand-offs above: their tasks show as ready
@@ -193,7 +224,7 @@ void scheduler::drain_remote() {
 }
 
 void scheduler::spawn(std::coroutine_handle<> h, promise_base& p) {
-    p.set_detached(this);
+    p.set_detached(&context_);
     p.set_continuation(h);  // unused as a continuation once detached; kept to destroy the frame
     p.detached_next_ = spawned_head_;
     if (spawned_head_) {
@@ -253,11 +284,13 @@ void scheduler::run_ready_batch() {
     // Only what was queued before this batch runs now; what it queues waits for the next
     // turn, after a poll, so a busy coroutine cannot starve I/O.
     for (std::size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) {
-        budget_ = budget_per_turn;
+        context_.budget = budget_per_turn;
         const ready_entry e = ready_.pop();
-        running_ = e.root;
-        running_at_.store(e.root ? e.root->spawned_at() : std::source_location{},
-                          std::memory_order_relaxed);
+        if (e.root != running_) {  // coroutines of no known task (nullptr) skip both stores
+            running_ = e.root;
+            running_at_.store(e.root ? e.root->spawned_at() : std::source_location{},
+                              std::memory_order_relaxed);
+        }
         e.handle.resume();
     }
     running_ = nullptr;

@@ -10,7 +10,22 @@ namespace corio::detail {
 
 void cancel_on_stop::operator()() const noexcept { w->sched->request_cancel(*w); }
 
-bool waiter::watch_stop(const std::stop_token& explicit_token, const std::stop_token* ambient) {
+void cancel_parked::operator()() const noexcept { w->sched->request_cancel(*w); }
+
+ambient_watch::~ambient_watch() {
+    callback.reset();  // after this no new remote cancellation can name this watch
+    if (remote_cancel_pending.load(std::memory_order_relaxed)) {
+        sched->forget_remote_cancel(*this);
+    }
+}
+
+void drop_ambient_watch(ambient_watch* w) noexcept {
+    w->~ambient_watch();
+    frame_deallocate(w, sizeof(ambient_watch));
+}
+
+bool waiter::watch_stoppable(const std::stop_token& explicit_token,
+                             const std::stop_token* ambient, promise_base* frame) {
     if (explicit_token.stop_requested() || (ambient && ambient->stop_requested())) {
         if (detach) {
             detach(*this);
@@ -19,7 +34,22 @@ bool waiter::watch_stop(const std::stop_token& explicit_token, const std::stop_t
         reason = std::make_error_code(std::errc::operation_canceled);
         return false;
     }
-    const bool use_ambient = ambient && ambient->stop_possible();
+    bool use_ambient = ambient && ambient->stop_possible();
+    // Only the frame's own ambient token, which is set before the frame starts and never
+    // changes: so the watch is reused without reading it (it is cold, the frame is not). Its
+    // waits all park on the frame's loop (loop_of), the watch's scheduler.
+    if (use_ambient && frame && ambient == frame->ambient_stop()) {
+        if (ambient_watch* shared = frame->ambient_watch_) {
+            shared->parked = this;  // a stop from now on cancels this wait
+            shared_watch = shared;
+        } else {
+            // The frame's first cancellable wait: the callback names this wait before it can run.
+            void* at = frame_allocate(sizeof(ambient_watch));
+            shared_watch = new (at) ambient_watch(*ambient, sched, this);
+            frame->ambient_watch_ = shared_watch;
+        }
+        use_ambient = false;
+    }
     if (!explicit_token.stop_possible() && !use_ambient) {
         return true;
     }
@@ -33,13 +63,7 @@ bool waiter::watch_stop(const std::stop_token& explicit_token, const std::stop_t
     return true;
 }
 
-void waiter::release() noexcept {
-    if (root) {  // the task no longer waits here (a later park may already have replaced it)
-        if (root->waiting_on_ == this) {
-            root->waiting_on_ = nullptr;
-        }
-        root = nullptr;
-    }
+void waiter::release_sources() noexcept {
     // Destroying a stop_callback waits for a callback running on another thread, so after
     // these two lines no new remote cancellation can name this waiter.
     if (links) {

@@ -224,45 +224,30 @@ public:
             r_.emplace(h_.stale_ ? errc::stale_descriptor : errc::closed);
             return true;
         }
-        loop_ = detail::current_io_loop();
-        if (!loop_.sched || *loop_.budget == 0 || h_.owned_elsewhere(*loop_.sched)) {
-            // await_suspend throws outside a runtime or on another loop's handle (before any
-            // system call touches it), or lets others run first.
-            return false;
-        }
-        if constexpr (completion) {
-            if (loop_.port && !(detail::tries_first<Op>() && h_.may_try_first(dir_))) {
-                return false;  // submitted whole in await_suspend
-            }
-        }
-        if (h_.ready_for(dir_) && try_once()) {
-            spend_budget();
-            h_.last_done_ = static_cast<std::uint8_t>(dir_);
-            return true;
-        }
-        return false;
+        return false;  // the first try needs the task's loop (its budget): in await_suspend
     }
 
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) {
-        if (!loop_.sched) {
-            throw usage_error("corio::io_handle: no runtime is running on this thread");
+        loop_ = &detail::loop_of(h, "corio::io_handle");
+        if (try_at_once()) {
+            return false;
         }
         const std::stop_token* ambient = detail::ambient_stop_of(h);
         if constexpr (completion) {
-            if (loop_.port) {
+            if (loop_->port) {
                 w_.~wait_type();  // never parked: the frame holds one waiter, not both
                 new (&c_) completion_type();
                 on_port_ = true;
                 c_.handle = h;
                 c_.note_park(detail::root_of(h), detail::wait_text<Op>(dir_), h_.fd_);
-                return submit(ambient);
+                return submit(ambient, detail::promise_of(h));
             }
         }
         w_.handle = h;
         w_.self = this;
         w_.note_park(detail::root_of(h), detail::wait_text<Op>(dir_), h_.fd_);
-        if (auto p = h_.park(w_, dir_, *loop_.sched); !p) {
+        if (auto p = h_.park(w_, dir_, *loop_->sched); !p) {
             // It cannot wait (select: a descriptor >= FD_SETSIZE). One try instead, so what
             // needs no wait still works even after EAGAIN or the budget skipped the first.
             if (!try_once()) {
@@ -270,7 +255,7 @@ public:
             }
             return false;
         }
-        if (!w_.watch_stop(token_, ambient)) {
+        if (!w_.watch_stop(token_, ambient, detail::promise_of(h))) {
             return false;
         }
         if (h_.ready_for(dir_)) {  // parked for the budget, not for EAGAIN
@@ -310,7 +295,7 @@ private:
     struct no_completion {};
     using completion_type = std::conditional_t<completion, detail::completion, no_completion>;
 
-    bool submit(const std::stop_token* ambient) {
+    bool submit(const std::stop_token* ambient, detail::promise_base* frame) {
         if constexpr (completion) {
             if (token_.stop_requested() || (ambient && ambient->stop_requested())) {
                 c_.reason = std::make_error_code(std::errc::operation_canceled);
@@ -318,19 +303,20 @@ private:
                 return false;
             }
             const detail::completion_request req = op_.describe();
-            if (auto p = h_.park(c_, dir_, *loop_.sched, req.kind); !p) {
+            if (auto p = h_.park(c_, dir_, *loop_->sched, req.kind); !p) {
                 c_.res = -p.error().value();
                 return false;
             }
             c_.requested = static_cast<std::uint32_t>(std::min<std::size_t>(req.size, UINT32_MAX));
-            if (!loop_.port->submit(c_, req)) {
+            if (!loop_->port->submit(c_, req)) {
                 h_.unlink(c_);
                 c_.st = detail::waiter::state::idle;
                 return false;
             }
-            return c_.watch_stop(token_, ambient);
+            return c_.watch_stop(token_, ambient, frame);
         } else {
             (void)ambient;
+            (void)frame;
             return false;
         }
     }
@@ -345,7 +331,27 @@ private:
                 cost += static_cast<std::uint32_t>(std::min<std::size_t>(**r_ / 2048, 1024));
             }
         }
-        *loop_.budget -= std::min(cost, *loop_.budget);
+        loop_->budget -= std::min(cost, loop_->budget);
+    }
+
+    // The fast path: the operation finished without parking (it was ready, and the task has
+    // budget left). False when it must wait, was parked for the budget, is to be submitted whole,
+    // or the handle belongs to another loop (park() then throws).
+    bool try_at_once() noexcept {
+        if (loop_->budget == 0 || h_.owned_elsewhere(*loop_->sched)) {
+            return false;
+        }
+        if constexpr (completion) {
+            if (loop_->port && !(detail::tries_first<Op>() && h_.may_try_first(dir_))) {
+                return false;  // submitted whole
+            }
+        }
+        if (h_.ready_for(dir_) && try_once()) {
+            spend_budget();
+            h_.last_done_ = static_cast<std::uint8_t>(dir_);
+            return true;
+        }
+        return false;
     }
 
     bool try_once() noexcept {
@@ -362,7 +368,7 @@ private:
     Op op_;
     std::stop_token token_;
     std::optional<result_type> r_;
-    detail::io_loop loop_;
+    detail::io_loop* loop_ = nullptr;  // the awaiting task's, set by await_suspend
     bool on_port_ = false;  // submitted to a completion backend rather than tried: c_ is live
     union {
         wait_type w_;          // the readiness wait (readiness backends; generic ops on io_uring)

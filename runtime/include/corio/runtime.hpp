@@ -116,6 +116,7 @@ public:
         restart_loops();
         detail::root_task root = detail::drive(h, h.promise());
         h.promise().make_root(loc);
+        h.promise().set_loop(sched_->context());
         struct root_guard {
             std::coroutine_handle<> h;
             detail::scheduler* s;
@@ -261,15 +262,13 @@ void spawn(task<T> t, std::stop_token token,
 
 /// Suspends the calling task and puts it at the back of the run queue.
 /// If the task is destroyed while queued (block_on stopped), it leaves the queue too.
+/// Throws usage_error outside a runtime, or in a task resumed on a thread not its loop's.
 class yield {
 public:
     bool await_ready() const noexcept { return false; }
     template <class Promise>
     void await_suspend(std::coroutine_handle<Promise> h) {
-        auto* s = detail::scheduler::current();
-        if (!s) {
-            throw usage_error("corio::yield: no runtime is running on this thread");
-        }
+        detail::scheduler* s = detail::loop_of(h, "corio::yield").sched;
         w_.sched = s;
         w_.handle = h;
         w_.st = detail::waiter::state::scheduled;

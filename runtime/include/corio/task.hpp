@@ -90,9 +90,21 @@ public:
     struct awaiter {
         handle_type h;
         bool await_ready() const noexcept { return false; }
+        /// Throws usage_error when the parent runs on a thread that is not its loop's (it was
+        /// resumed by another thread): the child would inherit a loop it does not run on.
         template <class Promise>
-        bool await_suspend(std::coroutine_handle<Promise> parent) noexcept {
+        bool await_suspend(std::coroutine_handle<Promise> parent) {
+            // The child runs where its parent does. A parent that has no loop (a coroutine
+            // that is not a corio task, e.g. a task_group's child frame) gives the thread's.
+            detail::io_loop* here = detail::this_thread_loop;
+            detail::io_loop* loop = detail::loop_of_task(parent);
+            if (!loop) {
+                loop = here;
+            } else if (loop != here) [[unlikely]] {
+                detail::throw_foreign_thread("corio::task: awaited");
+            }
             auto& p = h.promise();
+            p.set_loop(loop);
             p.set_continuation(parent);
             detail::inherit_ambient_stop(p, parent);
             p.set_root(detail::root_of(parent));  // its waits show in the spawned task's dump

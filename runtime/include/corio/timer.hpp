@@ -29,7 +29,8 @@ public:
 
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) {
-        return suspend(h, detail::ambient_stop_of(h), detail::root_of(h));
+        return suspend(h, *detail::loop_of(h, "corio::sleep").sched, detail::ambient_stop_of(h),
+                       detail::promise_of(h));
     }
 
     result<void> await_resume() noexcept {
@@ -38,19 +39,15 @@ public:
     }
 
 private:
-    bool suspend(std::coroutine_handle<> h, const std::stop_token* ambient,
-                 detail::promise_base* root) {
-        auto* s = detail::scheduler::current();
-        if (!s) {
-            throw usage_error("corio::sleep: no runtime is running on this thread");
-        }
-        w_.sched = s;
+    bool suspend(std::coroutine_handle<> h, detail::scheduler& s, const std::stop_token* ambient,
+                 detail::promise_base* frame) {
+        w_.sched = &s;
         w_.handle = h;
-        w_.deadline = relative_ ? detail::deadline_after(s->now(), delay_) : deadline_;
-        w_.note_park(root, detail::timed_waiter::until_text);
-        s->timers().insert(w_);
+        w_.deadline = relative_ ? detail::deadline_after(s.now(), delay_) : deadline_;
+        w_.note_park(frame ? frame->root() : nullptr, detail::timed_waiter::until_text);
+        s.timers().insert(w_);
         w_.st = detail::waiter::state::parked;
-        return w_.watch_stop(token_, ambient);
+        return w_.watch_stop(token_, ambient, frame);
     }
 
     clock_type::time_point deadline_{};
@@ -64,7 +61,7 @@ private:
 /// std::errc::operation_canceled if `token` (or the task's ambient token) is stopped first.
 /// A delay <= 0, down to duration::min(), still waits for the next turn of the loop, and no
 /// longer; duration::max() (any delay past time_point::max()) saturates there and never fires.
-/// Throws usage_error outside a runtime.
+/// Throws usage_error outside a runtime, or in a task resumed on a thread not its loop's.
 inline sleep_awaitable sleep_for(clock_type::duration delay, std::stop_token token = {}) {
     return {delay, std::move(token)};
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-// What every corio task promise carries: continuation, exception, ambient stop token.
+// What every corio task promise carries: continuation, exception, ambient stop token, its loop.
 #pragma once
 
 #include <corio/detail/frame_allocator.hpp>
+#include <corio/detail/io_loop.hpp>
 
 #include <coroutine>
 #include <cstddef>
@@ -17,6 +18,10 @@ namespace corio::detail {
 class scheduler;
 class sync_waiter;
 struct waiter;
+struct ambient_watch;
+
+/// Unregisters and frees a frame's ambient_watch (waiter.cpp); loop thread.
+void drop_ambient_watch(ambient_watch* w) noexcept;
 
 /// A stop token made on first use: the children of when_all and when_any get one, so that
 /// children which never look at their token (most that end without waiting) cost no
@@ -38,6 +43,15 @@ public:
         }
         void await_resume() const noexcept {}
     };
+
+    promise_base() noexcept = default;
+    promise_base(const promise_base&) = delete;
+    promise_base& operator=(const promise_base&) = delete;
+    ~promise_base() {
+        if (ambient_watch_) {
+            drop_ambient_watch(ambient_watch_);
+        }
+    }
 
     std::suspend_always initial_suspend() const noexcept { return {}; }
     final_awaiter final_suspend() const noexcept { return {}; }
@@ -70,13 +84,27 @@ public:
     /// scheduler, which destroys the frame and reports an escaped exception.
     void set_continuation(std::coroutine_handle<> c) noexcept { continuation_ = c; }
     std::coroutine_handle<> continuation() const noexcept { return continuation_; }
-    void set_detached(scheduler* owner) noexcept { detached_owner_ = owner; }
+    /// Hands the frame to `owner`'s scheduler (spawn): it runs there, and is destroyed there.
+    void set_detached(io_loop* owner) noexcept {
+        loop_ = owner;
+        detached_ = true;
+    }
+
+    /// The loop this task runs on, where its waits park: set on a root by spawn, spawn_on and
+    /// block_on, and passed to each awaited child by task's awaiter. nullptr for a coroutine
+    /// started otherwise (its waits use the thread's loop).
+    io_loop* loop() const noexcept { return loop_; }
+    void set_loop(io_loop* l) noexcept { loop_ = l; }
 
     /// Set by task's awaiter around the first resume: `running` while it runs the task inline,
     /// `finished` if the task ended meanwhile (then the awaiter continues without suspending).
     enum class inline_start : unsigned char { none, running, finished };
     inline_start inline_start_ = inline_start::none;
 
+private:
+    bool detached_ = false;  // spawned: at the end the frame goes back to loop_'s scheduler
+
+public:
     void rethrow_if_exception() const {
         if (exception_) {
             std::rethrow_exception(exception_);
@@ -100,6 +128,10 @@ public:
     waiter* waiting_on_ = nullptr;
     /// The same for a wait on a synchronisation primitive (mutex, channel...): its node.
     const sync_waiter* sync_waiting_on_ = nullptr;
+    /// The stop callback this frame's waits share on its ambient token (waiter::watch_stop),
+    /// registered by the first wait that can be cancelled and kept until the frame goes, so a
+    /// later wait costs two plain stores instead of a callback of its own. Loop thread only.
+    ambient_watch* ambient_watch_ = nullptr;
 
     // Intrusive links of the scheduler's list of live spawned tasks.
     promise_base* detached_prev_ = nullptr;
@@ -115,7 +147,7 @@ private:
     // (both are at least 2-aligned).
     static constexpr std::uintptr_t lazy_bit = 1;
     std::uintptr_t stop_ = 0;
-    scheduler* detached_owner_ = nullptr;
+    io_loop* loop_ = nullptr;
     promise_base* root_ = nullptr;
     std::source_location spawned_at_;
 };
@@ -126,8 +158,12 @@ std::coroutine_handle<> finish_detached(scheduler& owner, promise_base& p,
 
 inline std::coroutine_handle<> promise_base::on_final_suspend(
     std::coroutine_handle<> self) noexcept {
-    if (detached_owner_) {
-        return finish_detached(*detached_owner_, *this, self);
+    if (ambient_watch_) {  // it waits no more: a frame kept after its end holds no callback
+        drop_ambient_watch(ambient_watch_);
+        ambient_watch_ = nullptr;
+    }
+    if (detached_) {
+        return finish_detached(*loop_->sched, *this, self);
     }
     if (inline_start_ == inline_start::running) {
         inline_start_ = inline_start::finished;  // the awaiter is below us on the stack
@@ -154,6 +190,52 @@ void inherit_ambient_stop(promise_base& child, std::coroutine_handle<Promise> pa
             child.inherit_ambient_stop(parent.promise());
         }
     }
+}
+
+/// The promise of the coroutine behind `h`, if it is a corio task.
+template <class Promise>
+promise_base* promise_of(std::coroutine_handle<Promise> h) noexcept {
+    if constexpr (std::is_base_of_v<promise_base, Promise>) {
+        return &h.promise();
+    } else {
+        return nullptr;
+    }
+}
+
+/// The loop (see promise_base::loop) of the coroutine behind `h`, if it is a corio task that has
+/// one.
+template <class Promise>
+io_loop* loop_of_task(std::coroutine_handle<Promise> h) noexcept {
+    if constexpr (std::is_base_of_v<promise_base, Promise>) {
+        return h.promise().loop();
+    } else {
+        return nullptr;
+    }
+}
+
+/// Throw usage_error: `who` (e.g. "corio::sleep") was called where no runtime runs, or in a task
+/// running on a thread that is not its loop's. Out of line: cold paths of every wait.
+[[noreturn]] void throw_no_runtime(const char* who);
+[[noreturn]] void throw_foreign_thread(const char* who);
+
+/// The loop a wait of the coroutine behind `h` parks on: its task's (promise_base::loop), or
+/// for a coroutine without one, the loop running this thread. Throws usage_error outside a
+/// runtime, and when the task's loop is not the one running this thread: the task was resumed
+/// by another thread (a callback resuming it directly, another loop), where parking would
+/// race with its own loop. The check is one thread-pointer-relative load and a compare.
+template <class Promise>
+io_loop& loop_of(std::coroutine_handle<Promise> h, const char* who) {
+    io_loop* here = this_thread_loop;
+    if (io_loop* mine = loop_of_task(h)) {
+        if (mine != here) [[unlikely]] {
+            throw_foreign_thread(who);
+        }
+        return *mine;
+    }
+    if (!here) [[unlikely]] {
+        throw_no_runtime(who);
+    }
+    return *here;
 }
 
 /// The root task (see promise_base::root) of the coroutine behind `h`, if it is a corio task.

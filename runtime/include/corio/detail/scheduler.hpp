@@ -4,6 +4,7 @@
 
 #include <corio/clock.hpp>
 #include <corio/diagnostics.hpp>
+#include <corio/detail/io_loop.hpp>
 #include <corio/detail/promise_base.hpp>
 #include <corio/detail/ready_queue.hpp>
 #include <corio/detail/timer_queue.hpp>
@@ -55,8 +56,14 @@ public:
     scheduler(const scheduler&) = delete;
     scheduler& operator=(const scheduler&) = delete;
 
-    /// The scheduler whose loop is running on this thread, or nullptr.
-    static scheduler* current() noexcept;
+    /// The scheduler whose loop is running on this thread, or nullptr. For code without a
+    /// coroutine handle: a wait finds its loop through its task's promise (loop_of).
+    static scheduler* current() noexcept {
+        io_loop* l = this_thread_loop;
+        return l ? l->sched : nullptr;
+    }
+    /// What the waits of this loop's tasks read (a task's promise points here).
+    io_loop* context() noexcept { return &context_; }
 
     reactor& io() noexcept { return *reactor_; }
     /// The runtime's pool for blocking calls (shared by all its loops); set by the runtime.
@@ -83,6 +90,9 @@ public:
     /// From a stop callback on any thread: cancel the waiter on the loop's thread.
     void request_cancel(waiter& w) noexcept;
     void forget_remote_cancel(waiter& w) noexcept;
+    /// The same for a frame's ambient_watch: cancels the wait parked under it when handled.
+    void request_cancel(ambient_watch& w) noexcept;
+    void forget_remote_cancel(ambient_watch& w) noexcept;
     void unschedule(std::coroutine_handle<> h) noexcept { ready_.erase(h); }
     /// Owner thread: forgets h queued by schedule_remote() (or already moved to the run queue),
     /// for a frame destroyed before it ran. O(n); rare.
@@ -151,7 +161,7 @@ public:
     /// ms: what fits every backend's conversion, as in mio); a later deadline is reached by
     /// waiting again. Deadlines at time_point::max() thus never overflow a wait.
     static constexpr std::chrono::milliseconds max_poll_wait{0x7fff'ffff};
-    std::uint32_t& budget() noexcept { return budget_; }
+    std::uint32_t& budget() noexcept { return context_.budget; }
 
 private:
     bool run_loop(bool (*done)(void*), void* ctx);
@@ -165,6 +175,7 @@ private:
     void report(std::exception_ptr e) noexcept;
 
     std::unique_ptr<reactor> reactor_;
+    io_loop context_;
     blocking_pool* blocking_ = nullptr;
     timer_queue timers_;
     manual_clock* clock_;
@@ -174,7 +185,6 @@ private:
     promise_base* spawned_head_ = nullptr;  // live spawned task frames, owned by us
     std::size_t spawned_ = 0;
     std::atomic<bool> stop_requested_{false};
-    std::uint32_t budget_ = budget_per_turn;
 
     const std::vector<scheduler*>* group_ = nullptr;
     unsigned index_ = 0;
@@ -199,6 +209,7 @@ private:
     std::atomic<std::source_location> running_at_{};
     std::vector<std::pair<std::coroutine_handle<>, promise_base*>> remote_spawns_;
     std::vector<waiter*> remote_cancels_;
+    std::vector<ambient_watch*> remote_watch_cancels_;
 };
 
 inline void timed_waiter::wake() { sched->wake_waiter(*this, {}); }
