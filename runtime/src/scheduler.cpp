@@ -226,26 +226,34 @@ void scheduler::drain_remote() {
 void scheduler::spawn(std::coroutine_handle<> h, promise_base& p) {
     p.set_detached(&context_);
     p.set_continuation(h);  // unused as a continuation once detached; kept to destroy the frame
-    p.detached_next_ = spawned_head_;
-    if (spawned_head_) {
-        spawned_head_->detached_prev_ = &p;
-    }
-    spawned_head_ = &p;
+    link(spawned_head_, p);
     ++spawned_;
     schedule(h, &p);
 }
 
 void scheduler::finish_spawned(promise_base& p) noexcept {
+    unlink(spawned_head_, p);
+    --spawned_;
+}
+
+void scheduler::link(promise_base*& head, promise_base& p) noexcept {
+    p.detached_next_ = head;
+    if (head) {
+        head->detached_prev_ = &p;
+    }
+    head = &p;
+}
+
+void scheduler::unlink(promise_base*& head, promise_base& p) noexcept {
     if (p.detached_prev_) {
         p.detached_prev_->detached_next_ = p.detached_next_;
     } else {
-        spawned_head_ = p.detached_next_;
+        head = p.detached_next_;
     }
     if (p.detached_next_) {
         p.detached_next_->detached_prev_ = p.detached_prev_;
     }
     p.detached_prev_ = p.detached_next_ = nullptr;
-    --spawned_;
 }
 
 void scheduler::report(std::exception_ptr e) noexcept {

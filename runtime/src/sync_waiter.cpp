@@ -23,12 +23,10 @@ void sync_list::close_all() noexcept {
     }
 }
 
-void sync_waiter::bind_loop(std::coroutine_handle<> h, const std::stop_token* ambient,
-                            promise_base* root, const char* what) {
-    sched_ = scheduler::current();
-    if (!sched_) {
-        throw usage_error(std::string(what) + ": no runtime is running on this thread");
-    }
+void sync_waiter::bind_loop(std::coroutine_handle<> h, scheduler* loop,
+                            const std::stop_token* ambient, promise_base* root,
+                            const char* what) noexcept {
+    sched_ = loop;  // the task's own loop (loop_of: a usage_error off its thread or runtime)
     handle_ = h;
     ambient_ = ambient;
     root_ = root;

@@ -76,6 +76,11 @@ void scheduler::collect_tasks(std::vector<task_info>& out) const {
         add(*p, false);
     }
     std::reverse(out.begin() + static_cast<std::ptrdiff_t>(first), out.end());  // oldest first
+    const std::size_t grouped = out.size();
+    for (const promise_base* p = tracked_head_; p; p = p->detached_next_) {
+        add(*p, false);
+    }
+    std::reverse(out.begin() + static_cast<std::ptrdiff_t>(grouped), out.end());
 }
 
 void scheduler::request_dump(std::shared_ptr<dump_request> r) {

@@ -186,6 +186,24 @@ TEST_CASE("dump_tasks names waits on a mutex, a channel and a task_group's join"
     }(rt, m, ch, never));
 }
 
+unsigned group_child_line = 0;
+
+// Two children in a group: one waits in a task it awaits, one sleeps; the group is joined
+// once `go` is set, or destroyed with the children still suspended when `drop` is set.
+corio::task<void> group_of_two(corio::event& go, bool drop) {
+    corio::task_group group;
+    group_child_line = __LINE__ + 1;
+    group.spawn(wait_event(go));
+    group.spawn(nap());
+    if (drop) {
+        co_await corio::yield();
+        co_return;  // the group goes with both children suspended
+    }
+    (void)co_await go.wait();
+    group.cancel();
+    co_await group.join();
+}
+
 corio::task<void> mark(corio::event& ev) {
     ev.set();
     co_return;
@@ -206,6 +224,43 @@ corio::task<void> spin_until(std::atomic<bool>& started, std::atomic<bool>& rele
 }
 
 }  // namespace
+
+TEST_CASE("dump_tasks lists each child of a task_group as a task, spawned where "
+          "task_group::spawn was called, until it ends or its group goes", "[task_dump]") {
+    corio::event go;
+    corio::runtime rt;
+    rt.block_on([](corio::runtime& r, corio::event& go) -> corio::task<void> {
+        const unsigned group_line = __LINE__ + 1;
+        corio::spawn(group_of_two(go, false));
+        co_await corio::yield();
+        const corio::task_dump d = r.dump_tasks();
+        REQUIRE(spawned_on_line(d, group_child_line));
+        CHECK(spawned_on_line(d, group_child_line)->waiting_on == "event::wait");
+        REQUIRE(spawned_on_line(d, group_child_line + 1));
+        CHECK(spawned_on_line(d, group_child_line + 1)->waiting_on.starts_with("sleep until"));
+        REQUIRE(spawned_on_line(d, group_line));
+        CHECK(spawned_on_line(d, group_line)->waiting_on == "event::wait");
+        CHECK(d.tasks.size() == 4);  // block_on, the group's task, its two children
+        go.set();
+        for (int i = 0; i < 10 && r.dump_tasks().tasks.size() > 1; ++i) {
+            co_await corio::yield();  // the children end, then the join, then the group's task
+        }
+        const corio::task_dump after = r.dump_tasks();
+        CHECK_FALSE(spawned_on_line(after, group_child_line));
+        CHECK_FALSE(spawned_on_line(after, group_child_line + 1));
+        CHECK_FALSE(spawned_on_line(after, group_line));
+        CHECK(after.tasks.size() == 1);
+
+        const unsigned dropped_line = __LINE__ + 1;
+        corio::spawn(group_of_two(go, true));  // `go` is set: the first child ends at once
+        co_await corio::yield();
+        co_await corio::yield();
+        const corio::task_dump dropped = r.dump_tasks();
+        CHECK_FALSE(spawned_on_line(dropped, dropped_line));
+        CHECK_FALSE(spawned_on_line(dropped, group_child_line + 1));  // destroyed with its group
+        CHECK(dropped.tasks.size() == 1);
+    }(rt, go));
+}
 
 TEST_CASE("dump_tasks asks every loop, and names a loop that does not answer", "[task_dump]") {
     corio::runtime rt(quiet(2));

@@ -23,15 +23,15 @@ namespace corio {
 /// How a runtime is built. Every field has a usable default.
 struct runtime_options {
     /// Reactor backend by name (see available_backends()); "" = default_backend_name().
-    std::string backend;
+    std::string backend{};
     /// Time source for timers; nullptr = std::chrono::steady_clock. Not owned; must outlive
     /// the runtime.
     manual_clock* clock = nullptr;
     /// Receives exceptions escaping spawned tasks; empty = print to stderr and keep running.
     /// With threads > 1 it is called on the thread of the loop the task ran on.
-    std::function<void(std::exception_ptr)> on_unhandled_exception;
+    std::function<void(std::exception_ptr)> on_unhandled_exception{};
     /// Backend settings, e.g. the io_uring ring size (reactor_options::io_uring_entries).
-    reactor_options backend_options;
+    reactor_options backend_options{};
     /// How many loops run tasks, each on its own thread with its own reactor and timers
     /// (thread-per-core; tasks never migrate). Loop 0 runs on the thread calling block_on() or
     /// run(); loops 1.. run on threads the runtime starts. 0 counts as 1. A manual clock drives
@@ -47,7 +47,7 @@ struct runtime_options {
     std::chrono::milliseconds stall_threshold{100};
     /// Receives each stall report, on the watchdog thread (keep it short; it must not touch
     /// the runtime); empty = print stall_report::to_string() to stderr.
-    std::function<void(const stall_report&)> on_stall;
+    std::function<void(const stall_report&)> on_stall{};
 };
 
 namespace detail {

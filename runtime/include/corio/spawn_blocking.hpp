@@ -117,8 +117,8 @@ public:
 
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) {
-        auto* s = scheduler::current();
-        if (!s || !s->blocking()) {
+        scheduler* s = loop_of(h, "corio::spawn_blocking").sched;  // usage_error off its loop
+        if (!s->blocking()) {
             throw usage_error("corio::spawn_blocking: no runtime is running on this thread");
         }
         const std::stop_token* ambient = ambient_stop_of(h);
@@ -143,7 +143,7 @@ public:
             failed_ = ec;
             return false;
         }
-        return n_.watch_stop(token_, ambient);
+        return n_.watch_stop(token_, ambient, promise_of(h));
     }
 
     blocking_result_t<R> await_resume() {

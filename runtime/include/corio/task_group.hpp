@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <exception>
 #include <optional>
+#include <source_location>
 #include <stop_token>
 #include <utility>
 
@@ -26,7 +27,7 @@ struct task_group_options {
     /// Stops the group once stopped (at construction if it already is), for the group's whole
     /// life: pass the creating task's token (`co_await this_task::stop_token()`) to have its
     /// cancellation reach the children before join() is awaited.
-    std::stop_token stop_token;
+    std::stop_token stop_token{};
 };
 
 /// A set of child tasks that run concurrently on one loop and never outlive the group.
@@ -70,10 +71,11 @@ public:
     }
 
     /// Starts `t` as a child on the calling loop; it runs here until it first suspends or ends.
-    /// Throws usage_error outside a running loop, on another loop than the group's first
-    /// child's, or for an empty or already awaited task.
+    /// runtime::dump_tasks() lists it as a task of its own, spawned from `at`. Throws
+    /// usage_error outside a running loop, on another loop than the group's first child's, or
+    /// for an empty or already awaited task.
     template <class T>
-    void spawn(task<T> t) {
+    void spawn(task<T> t, std::source_location at = std::source_location::current()) {
         auto* s = detail::scheduler::current();
         if (!s) {
             throw usage_error("corio::task_group::spawn: no runtime is running on this thread");
@@ -86,6 +88,7 @@ public:
         }
         sched_ = s;
         auto h = detail::run_child_dropping(std::move(t)).release();
+        h.promise().track_on(*s, at);
         link(h.promise());
         // The child may end (and free its frame) before start() returns: h is not used again.
         detail::compose_child::start(h, this, &child_done, 0, &token_);

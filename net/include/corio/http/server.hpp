@@ -20,7 +20,7 @@ namespace corio::http {
 
 /// How a server treats its clients. Every field has a usable default.
 struct server_options {
-    parser_limits limits;
+    parser_limits limits{};
     /// A request's head must arrive within this, counted from its first byte (slowloris).
     std::chrono::milliseconds header_timeout = std::chrono::seconds(10);
     /// A keep-alive connection with no request for this long is closed; so is one whose body

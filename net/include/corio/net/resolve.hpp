@@ -50,7 +50,7 @@ struct resolve_options {
     enum class transport : std::uint8_t { tcp, udp };
 
     /// Only addresses of this family; nullopt: both, in getaddrinfo's order (RFC 6724).
-    std::optional<address_family> family;
+    std::optional<address_family> family{};
     transport type = transport::tcp;
     /// AI_PASSIVE: for an empty host, the wildcard addresses (0.0.0.0, ::) to bind to, instead
     /// of the loopback ones to connect to.

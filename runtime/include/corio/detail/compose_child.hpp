@@ -3,11 +3,13 @@
 #pragma once
 
 #include <corio/detail/promise_base.hpp>
+#include <corio/detail/scheduler.hpp>
 #include <corio/task.hpp>
 
 #include <coroutine>
 #include <cstddef>
 #include <optional>
+#include <source_location>
 #include <type_traits>
 #include <utility>
 
@@ -64,6 +66,24 @@ public:
         std::size_t index = 0;
         promise_type* prev = nullptr;  // task_group's list of live children
         promise_type* next = nullptr;
+        scheduler* tracked_by = nullptr;  // a task_group child: listed there (task dump)
+
+        promise_type() noexcept = default;
+        promise_type(const promise_type&) = delete;
+        promise_type& operator=(const promise_type&) = delete;
+        ~promise_type() {
+            if (tracked_by) {
+                tracked_by->untrack(*this);
+            }
+        }
+        /// Makes this child a task of its own on `s` (task_group): dumps and stall reports
+        /// list it, spawned from `at`, with what it and the tasks it awaits wait on.
+        void track_on(scheduler& s, std::source_location at) noexcept {
+            make_root(at);
+            set_loop(s.context());
+            s.track(*this);
+            tracked_by = &s;
+        }
 
         compose_child get_return_object() noexcept {
             return compose_child{std::coroutine_handle<promise_type>::from_promise(*this)};

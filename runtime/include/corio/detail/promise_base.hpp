@@ -133,7 +133,8 @@ public:
     /// later wait costs two plain stores instead of a callback of its own. Loop thread only.
     ambient_watch* ambient_watch_ = nullptr;
 
-    // Intrusive links of the scheduler's list of live spawned tasks.
+    // Intrusive links of the scheduler's list of live spawned tasks (or of the task_group
+    // children it tracks for the task dump).
     promise_base* detached_prev_ = nullptr;
     promise_base* detached_next_ = nullptr;
     std::exception_ptr exception_;

@@ -102,6 +102,10 @@ public:
     /// to the exception handler.
     void spawn(std::coroutine_handle<> h, promise_base& p);
     void finish_spawned(promise_base& p) noexcept;
+    /// Lists `p`, a task of its own that this loop does not own (a task_group child), in the
+    /// task dump until untrack(p). Loop thread only.
+    void track(promise_base& p) noexcept { link(tracked_head_, p); }
+    void untrack(promise_base& p) noexcept { unlink(tracked_head_, p); }
     void report_escaped(std::exception_ptr e) noexcept;
     std::size_t spawned_count() const noexcept { return spawned_; }
 
@@ -183,6 +187,9 @@ private:
     exception_handler on_exception_;
     ready_queue ready_;
     promise_base* spawned_head_ = nullptr;  // live spawned task frames, owned by us
+    promise_base* tracked_head_ = nullptr;  // live task_group children (see track())
+    static void link(promise_base*& head, promise_base& p) noexcept;
+    static void unlink(promise_base*& head, promise_base& p) noexcept;
     std::size_t spawned_ = 0;
     std::atomic<bool> stop_requested_{false};
 

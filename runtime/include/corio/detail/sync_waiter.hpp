@@ -66,7 +66,7 @@ public:
     /// naming `what` outside a runtime.
     template <class Promise>
     void bind(std::coroutine_handle<Promise> h, const char* what) {
-        bind_loop(h, ambient_stop_of(h), root_of(h), what);
+        bind_loop(h, loop_of(h, what).sched, ambient_stop_of(h), root_of(h), what);
     }
     /// For runtime::dump_tasks(): what the task waits on ("mutex::lock"). While parked.
     const char* what() const noexcept;
@@ -107,8 +107,8 @@ private:
         sync_waiter* w;
         void operator()() const noexcept;
     };
-    void bind_loop(std::coroutine_handle<> h, const std::stop_token* ambient, promise_base* root,
-                   const char* what);
+    void bind_loop(std::coroutine_handle<> h, scheduler* loop, const std::stop_token* ambient,
+                   promise_base* root, const char* what) noexcept;
     void forget_root() noexcept {
         if (root_ && root_->sync_waiting_on_ == this) {
             root_->sync_waiting_on_ = nullptr;
