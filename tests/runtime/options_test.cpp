@@ -21,7 +21,8 @@ corio::task<void> fail() {
 
 corio::task<void> wait_for_nothing(int& cancelled) {
     corio::event never;
-    cancelled += (co_await never.wait()).error() == std::errc::operation_canceled ? 1 : 0;
+    const corio::result<void> r = co_await never.wait();
+    cancelled += r.error() == std::errc::operation_canceled ? 1 : 0;
 }
 
 corio::task<int> fail_then_count(corio::task_group& group, int& cancelled) {
