@@ -7,6 +7,7 @@
 #include <corio/io_handle.hpp>
 #include <corio/net/address.hpp>
 #include <corio/result.hpp>
+#include <corio/stream.hpp>
 #include <corio/task.hpp>
 
 #include <chrono>
@@ -18,8 +19,8 @@
 
 namespace corio::net {
 
-/// Which direction(s) shutdown() ends.
-enum class shutdown_how { receive, send, both };
+/// Which direction(s) shutdown() ends (corio::shutdown_how, shared by every stream).
+using corio::shutdown_how;
 
 namespace detail {
 /// One pooled receive: borrows a buffer only for the attempt, keeps it only if bytes came.
