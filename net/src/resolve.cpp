@@ -3,12 +3,15 @@
 // error category.
 #include <corio/net/resolve.hpp>
 
+#include <corio/semaphore.hpp>
 #include <corio/spawn_blocking.hpp>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <mutex>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include <netdb.h>
@@ -189,7 +192,54 @@ addrinfo hints_for(const resolve_options& options, bool numeric_service) {
     return h;
 }
 
+// The limit on getaddrinfo calls at once, fixed when the first one needs a slot.
+struct resolve_limit {
+    std::mutex mutex;
+    std::size_t wanted = 0;  // 0: the default
+    bool fixed = false;
+};
+
+resolve_limit& limit_state() {
+    static resolve_limit state;
+    return state;
+}
+
+std::size_t default_concurrency() noexcept {
+    return std::max<std::size_t>(4, 2 * static_cast<std::size_t>(std::thread::hardware_concurrency()));
+}
+
+// Process-wide: the CPU getaddrinfo takes is the machine's, whichever loop asked.
+semaphore& resolve_slots() {
+    static semaphore slots([] {
+        resolve_limit& l = limit_state();
+        std::lock_guard lock(l.mutex);
+        l.fixed = true;
+        return l.wanted ? l.wanted : default_concurrency();
+    }());
+    return slots;
+}
+
 }  // namespace
+
+void set_max_concurrent_resolutions(std::size_t n) {
+    if (n == 0 || n > semaphore::max_permits) {
+        throw usage_error("corio::net::set_max_concurrent_resolutions: the limit must be at least 1 "
+                          "and at most semaphore::max_permits");
+    }
+    resolve_limit& l = limit_state();
+    std::lock_guard lock(l.mutex);
+    if (l.fixed) {
+        throw usage_error("corio::net::set_max_concurrent_resolutions: called after the first "
+                          "resolution that needed getaddrinfo; call it before");
+    }
+    l.wanted = n;
+}
+
+std::size_t max_concurrent_resolutions() noexcept {
+    resolve_limit& l = limit_state();
+    std::lock_guard lock(l.mutex);
+    return l.wanted ? l.wanted : default_concurrency();
+}
 
 const std::error_category& resolve_category() noexcept {
     static const resolve_category_impl category;
@@ -214,6 +264,10 @@ task<result<std::vector<endpoint>>> resolve(std::string host, std::string servic
     query q{std::move(host), std::move(service), {}};
     q.hints = hints_for(options, is_decimal(q.service));
     auto call = [q = std::move(q)] { return lookup(q); };
+    auto slot = co_await resolve_slots().acquire(token);
+    if (!slot) {
+        co_return slot.error();
+    }
     co_return co_await spawn_blocking(std::move(call), std::move(token));
 }
 

@@ -7,6 +7,7 @@
 #include <corio/result.hpp>
 #include <corio/task.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stop_token>
@@ -71,7 +72,9 @@ struct resolve_options {
 /// A numeric host with a decimal service is parsed here, without a thread. Anything else runs
 /// getaddrinfo through corio::spawn_blocking, so the loop keeps running; a cancellation
 /// (`token`, or the task's ambient token: with_timeout) returns at once while getaddrinfo
-/// finishes on the pool and its answer is dropped.
+/// finishes on the pool and its answer is dropped. At most max_concurrent_resolutions()
+/// getaddrinfo calls run at once in the process; the others wait their turn (a cancellation
+/// while waiting also returns at once).
 ///
 /// Errors: resolve_errc (resolve_category) for getaddrinfo's EAI_* codes, e.g. host_not_found
 /// for a name that does not exist or a service not found; the errno behind EAI_SYSTEM;
@@ -85,6 +88,19 @@ task<result<std::vector<endpoint>>> resolve(std::string host, std::string servic
 task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port,
                                             resolve_options options = {},
                                             std::stop_token token = {});
+
+/// How many getaddrinfo calls resolve() runs at once, process-wide: twice the cores, at
+/// least 4, unless set_max_concurrent_resolutions() chose otherwise. The limit exists because
+/// getaddrinfo of a name in /etc/hosts is CPU work, not waiting: with every call of 1,000
+/// concurrent resolutions on the blocking pool at once, its threads took the CPU from the loop
+/// (a 1 ms ticker beside them kept 1.6% of its ticks; see docs/net.md).
+std::size_t max_concurrent_resolutions() noexcept;
+
+/// Sets that limit, for a program whose resolutions mostly wait on name servers (many names
+/// over DNS at once) and so want more of them in flight. Throws usage_error for 0, for more
+/// than semaphore::max_permits, and when called after the first resolution that ran
+/// getaddrinfo (numeric hosts do not count): call it at start-up.
+void set_max_concurrent_resolutions(std::size_t n);
 
 }  // namespace corio::net
 
