@@ -7,7 +7,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <cerrno>
+#include <algorithm>
 #include <cstddef>
 #include <cstdlib>
 #include <filesystem>
@@ -17,7 +17,8 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <sys/uio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace corio_test {
@@ -57,18 +58,24 @@ inline void write_plain(const std::filesystem::path& p, std::span<const std::byt
 }
 
 /// Drops the file's pages from the page cache, so a read of it must wait for the disk: true if
-/// the kernel confirms (a RWF_NOWAIT read of its first byte would block). Callers WARN and skip
-/// where it cannot (a filesystem that keeps everything in memory, such as tmpfs).
+/// mincore(2) then finds none of them resident (a RWF_NOWAIT probe would start a readahead and
+/// so warm what it tests). Callers WARN and skip where it cannot (tmpfs keeps pages in memory).
 inline bool make_cold(const std::filesystem::path& p) {
     const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
     REQUIRE(fd >= 0);
     ::fsync(fd);
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    std::byte b{};
-    iovec iov{&b, 1};
-    const bool cold = ::preadv2(fd, &iov, 1, 0, RWF_NOWAIT) < 0 && errno == EAGAIN;
+    struct stat st {};
+    REQUIRE(::fstat(fd, &st) == 0);
+    const auto len = static_cast<std::size_t>(st.st_size);
+    void* map = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, 0);
     ::close(fd);
-    return cold;
+    REQUIRE(map != MAP_FAILED);
+    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> resident((len + page - 1) / page);
+    const bool known = ::mincore(map, len, resident.data()) == 0;
+    ::munmap(map, len);
+    return known && std::none_of(resident.begin(), resident.end(), [](unsigned char r) { return r & 1; });
 }
 
 /// A string's bytes, as the file calls take them.

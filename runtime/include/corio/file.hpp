@@ -99,7 +99,8 @@ public:
     /// a write not started is cancelled in the kernel (nothing written); one that completed
     /// anyway returns its count. Elsewhere a write not started never happens, but one already
     /// running still completes in the background (from a copy of buf the call made, so buf
-    /// may go at once): after a cancelled write_at the range holds the old or the new bytes.
+    /// may go at once). On every backend, after a cancelled write_at the range holds the old
+    /// bytes or the new: write it again if it matters.
     task<result<std::size_t>> write_at(std::uint64_t offset, std::span<const std::byte> buf,
                                        std::stop_token token = {});
     /// Writes all of buf at `offset`, calling write_at until done. Errors: as write_at.
