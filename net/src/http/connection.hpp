@@ -119,7 +119,7 @@ void arm_idle(connection& c);
 /// Writes c.out; the idle deadline, when it is the one armed, restarts at each partial write.
 /// Returns the send error, if any (c.out is cleared either way).
 task<result<void>> flush(connection& c);
-/// Writes `f` with sendfile(2) and closes it, re-arming the idle deadline as flush does.
+/// Writes `f` (read with corio::file) and closes it, re-arming the idle deadline as flush does.
 /// Errors: the send error, or errc::unexpected_eof when the file shrank under us.
 task<result<void>> send_file(connection& c, file_body f);
 /// Releases buffers grown past retained_buffer (initial_buffer for the input), keeping unread

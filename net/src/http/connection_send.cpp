@@ -4,17 +4,21 @@
 #include "http/connection.hpp"
 
 #include <corio/error.hpp>
+#include <corio/file.hpp>
 
-#include <cerrno>
+#include <algorithm>
 #include <cstring>
+#include <memory>
 
-#include <sys/sendfile.h>
-#include <unistd.h>
 
 namespace corio::http::detail {
 namespace {
 
 using steady = std::chrono::steady_clock;
+
+// A file body is read and sent in chunks of this size: few calls per file, little memory per
+// connection sending one.
+constexpr std::uint64_t file_chunk = 64 * 1024;
 
 std::span<const std::byte> as_bytes(const std::string& s) noexcept {
     return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
@@ -72,43 +76,42 @@ task<result<void>> flush(connection& c) {
     co_return sent;
 }
 
-// sendfile(2): the kernel copies from the page cache to the socket; EAGAIN means the socket
-// buffer is full, so wait for it to drain (the handle's readiness cache must forget writable).
+// The file is read with corio::file, a chunk at a time, and each chunk sent: a cold file waits
+// for the disk off the loop (or in the kernel, on a completion backend) while other connections
+// go on. sendfile(2) would save the copy, but blocks the loop on every page it must read.
 task<result<void>> send_file(connection& c, file_body f) {
     c.writing = true;
-    off_t offset = 0;
-    const auto size = static_cast<off_t>(f.size);
+    corio::file in(f.fd);  // owns and closes it
+    const auto chunk_size = static_cast<std::size_t>(std::min<std::uint64_t>(f.size, file_chunk));
+    const auto chunk = std::make_unique_for_overwrite<std::byte[]>(chunk_size);
+    std::uint64_t offset = 0;
     result<void> outcome;
-    bool moved = false;  // bytes went out since the deadline was last set
-    while (offset < size) {
-        const ssize_t n = ::sendfile(c.s.handle().fd(), f.fd, &offset,
-                                     static_cast<std::size_t>(size - offset));
-        if (n > 0) {
-            c.srv.metrics.bytes_out += static_cast<std::uint64_t>(n);
-            moved = true;
-            continue;
+    while (offset < f.size && outcome) {
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(f.size - offset, chunk_size));
+        auto n = co_await in.read_at(offset, {chunk.get(), want});
+        if (!n) {
+            outcome = n.error();
+            break;
         }
-        if (n == 0) {  // the file shrank under us: the promised length cannot be kept
+        if (*n == 0) {  // the file shrank under us: the promised length cannot be kept
             outcome = errc::unexpected_eof;
             break;
         }
-        if (errno == EINTR) {
-            continue;
+        std::span<const std::byte> left(chunk.get(), *n);
+        while (!left.empty()) {
+            auto sent = co_await c.s.send(left);
+            if (!sent) {
+                outcome = sent.error();
+                break;
+            }
+            c.srv.metrics.bytes_out += *sent;
+            left = left.subspan(*sent);
         }
-        if (errno != EAGAIN) {
-            outcome = std::error_code(errno, std::system_category());
-            break;
-        }
-        if (std::exchange(moved, false)) {
-            progressed(c);
-        }
-        c.s.handle().clear_ready(interest::write);
-        if (auto ready = co_await c.s.handle().wait_ready(interest::write); !ready) {
-            outcome = ready.error();
-            break;
+        offset += *n;
+        if (offset < f.size) {
+            progressed(c);  // the peer took a chunk: its deadline starts again
         }
     }
-    ::close(f.fd);
     c.writing = false;
     co_return outcome;
 }

@@ -4,7 +4,10 @@
 
 #include "http/date.hpp"
 
+#include <corio/spawn_blocking.hpp>
+
 #include <array>
+#include <cstdint>
 #include <cerrno>
 #include <string_view>
 #include <utility>
@@ -102,11 +105,12 @@ std::string_view content_type_of(std::string_view name) noexcept {
 }
 
 // openat2 with RESOLVE_BENEATH: the kernel refuses any resolution (.., absolute or escaping
-// symlinks) that leaves the root, so a symlink inside the tree still works (Linux 5.6+).
-int open_beneath(int root, const char* rel) {
+// symlinks) that leaves the root, so a symlink inside the tree still works (Linux 5.6+). With
+// RESOLVE_CACHED (5.12+) it fails with EAGAIN instead of waiting for the disk.
+int open_beneath(int root, const char* rel, std::uint64_t resolve, std::uint64_t extra_flags = 0) {
     open_how how{};
-    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | extra_flags;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | resolve;
     return static_cast<int>(::syscall(SYS_openat2, root, rel, &how, sizeof how));
 }
 
@@ -137,6 +141,84 @@ response refuse(int status) {
         r.header("Retry-After", "1");
     }
     return r;
+}
+
+constexpr int not_cached = -1;  // opened_file::status: the dentry cache could not resolve it
+
+/// What open_file found: an open regular file and its stat, or the status refusing it. Owns
+/// the descriptor (closed if nobody takes it, e.g. a lookup on the pool whose task was cancelled).
+struct opened_file {
+    int fd = -1;
+    int status = 0;
+    bool index = false;  // the directory's index.html
+    struct stat st {};
+    opened_file() = default;
+    explicit opened_file(int refused) noexcept : status(refused) {}
+    opened_file(opened_file&& o) noexcept
+        : fd(std::exchange(o.fd, -1)), status(o.status), index(o.index), st(o.st) {}
+    opened_file& operator=(opened_file&& o) noexcept {
+        std::swap(fd, o.fd);
+        status = o.status;
+        index = o.index;
+        st = o.st;
+        return *this;
+    }
+    ~opened_file() {
+        if (fd >= 0) {
+            ::close(fd);
+        }
+    }
+};
+
+opened_file refused_by(int err, bool cached_only) {
+    // EINVAL: a kernel before 5.12, without RESOLVE_CACHED; the pool's plain lookup says more.
+    const bool retry = cached_only && (err == EAGAIN || err == EINVAL);
+    return opened_file(retry ? not_cached : status_for_errno(err));
+}
+
+// Opens `rel` below `root` (a directory: its index.html) and stats it. With cached_only, only
+// from the dentry cache: status not_cached where that would wait for the disk.
+opened_file open_file(int root, const std::string& rel, bool cached_only) {
+    const std::uint64_t cached = cached_only ? RESOLVE_CACHED : 0;
+    opened_file o;
+    o.fd = open_beneath(root, rel.empty() ? "." : rel.c_str(), cached);
+    if (o.fd < 0 || ::fstat(o.fd, &o.st) != 0) {
+        return refused_by(errno, cached_only);
+    }
+    if (S_ISDIR(o.st.st_mode)) {
+        opened_file index;
+        index.fd = open_beneath(o.fd, "index.html", cached | RESOLVE_NO_SYMLINKS);
+        if (index.fd < 0 || ::fstat(index.fd, &index.st) != 0) {
+            return refused_by(errno, cached_only);
+        }
+        index.index = true;
+        o = std::move(index);
+    }
+    if (!S_ISREG(o.st.st_mode)) {  // devices, FIFOs, sockets: never
+        return opened_file(403);
+    }
+    return o;
+}
+
+// The response for an opened file: 304 or 200 with the file as the body (read asynchronously
+// by the server), or the refusal.
+response answer(const request& r, opened_file o, std::string_view rel) {
+    if (o.status != 0) {
+        return refuse(o.status);
+    }
+    char date[32];
+    const std::string_view modified = detail::format_http_date(o.st.st_mtim.tv_sec, date);
+    if (auto since = r.header("If-Modified-Since")) {
+        if (auto t = detail::parse_http_date(*since); t && o.st.st_mtim.tv_sec <= *t) {
+            response not_modified(304, {}, {});
+            not_modified.header("Last-Modified", modified);
+            return not_modified;
+        }
+    }
+    response ok(200, {}, content_type_of(o.index ? std::string_view("index.html") : rel));
+    ok.header("Last-Modified", modified);
+    ok.file({std::exchange(o.fd, -1), static_cast<std::uint64_t>(o.st.st_size)});
+    return ok;
 }
 
 }  // namespace
@@ -172,54 +254,27 @@ response static_files::serve(const request& r) const {
     if (int status = relative_path(r.path, rel); status != 0) {
         return refuse(status);
     }
-    int fd = open_beneath(root_fd_, rel.empty() ? "." : rel.c_str());
-    if (fd < 0) {
-        return refuse(status_for_errno(errno));
-    }
-    struct stat st {};
-    std::string_view name = rel;
-    if (::fstat(fd, &st) != 0) {
-        const int e = errno;
-        ::close(fd);
-        return refuse(status_for_errno(e));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        const int index = ::openat(fd, "index.html", O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-        const int e = errno;
-        ::close(fd);
-        if (index < 0) {
-            return refuse(status_for_errno(e));
-        }
-        fd = index;
-        name = "index.html";
-        if (::fstat(fd, &st) != 0) {
-            const int fe = errno;
-            ::close(fd);
-            return refuse(status_for_errno(fe));
-        }
-    }
-    if (!S_ISREG(st.st_mode)) {  // devices, FIFOs, sockets: never
-        ::close(fd);
-        return refuse(403);
-    }
-    char date[32];
-    const std::string_view modified = detail::format_http_date(st.st_mtim.tv_sec, date);
-    if (auto since = r.header("If-Modified-Since")) {
-        if (auto t = detail::parse_http_date(*since); t && st.st_mtim.tv_sec <= *t) {
-            ::close(fd);
-            response not_modified(304, {}, {});
-            not_modified.header("Last-Modified", modified);
-            return not_modified;
-        }
-    }
-    response ok(200, {}, content_type_of(name));
-    ok.header("Last-Modified", modified);
-    ok.file({fd, static_cast<std::uint64_t>(st.st_size)});
-    return ok;
+    return answer(r, open_file(root_fd_, rel, false), rel);
 }
 
 handler static_files::as_handler() const {
-    return [this](const request& r) -> task<response> { co_return serve(r); };
+    return [this](const request& r) -> task<response> {
+        std::string rel;
+        if (int status = relative_path(r.path, rel); status != 0) {
+            co_return refuse(status);
+        }
+        // From the dentry cache on the loop (no disk wait); else the whole lookup on the pool.
+        opened_file o = open_file(root_fd_, rel, true);
+        if (o.status == not_cached) {
+            auto call = [root = root_fd_, rel] { return open_file(root, rel, false); };
+            auto slow = co_await spawn_blocking(std::move(call));
+            if (!slow) {
+                co_return refuse(503);  // the server is stopping, or no pool thread could start
+            }
+            o = std::move(*slow);
+        }
+        co_return answer(r, std::move(o), rel);
+    };
 }
 
 }  // namespace corio::http

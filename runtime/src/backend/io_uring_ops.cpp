@@ -42,7 +42,14 @@ bool uring_backend::prepare(op_record& op, const completion_request& r) noexcept
         prepare_pooled_recv(sqe, op);
         break;
     case completion_kind::read:
-        io_uring_prep_read(sqe, r.fd, r.data, len, static_cast<__u64>(-1));
+        io_uring_prep_read(sqe, r.fd, r.data, len, r.offset);
+        break;
+    case completion_kind::write:
+        io_uring_prep_write(sqe, r.fd, r.data, len, r.offset);
+        break;
+    case completion_kind::fsync:
+    case completion_kind::fdatasync:
+        io_uring_prep_fsync(sqe, r.fd, r.kind == completion_kind::fdatasync ? IORING_FSYNC_DATASYNC : 0);
         break;
     case completion_kind::send:
         io_uring_prep_send(sqe, r.fd, r.data, len, MSG_NOSIGNAL);

@@ -11,8 +11,8 @@ namespace corio::http {
 /// The reason phrase of a status code ("OK", "Not Found"); "Unknown" for codes it lacks.
 std::string_view reason_phrase(int status) noexcept;
 
-/// A file to send as the body: the server owns `fd` from then on and sends `size` bytes of it
-/// with sendfile(2), without copying them through user space.
+/// A file to send as the body: the server owns `fd` from then on and sends `size` bytes of it,
+/// read with corio::file so a cold file never blocks the loop (fd must support pread).
 struct file_body {
     int fd = -1;
     std::uint64_t size = 0;

@@ -11,13 +11,15 @@
 
 namespace corio::http {
 
-/// Files under a root directory, sent with sendfile(2): Content-Type by extension,
+/// Files under a root directory: Content-Type by extension,
 /// Last-Modified and If-Modified-Since (304). Nothing outside the root is ever served.
 /// The path is percent-decoded and split into segments: "..", an encoded '/' or NUL (%2f,
 /// %00) is 403, a symlink leading out of the root 403, a missing file 404, a directory its
 /// index.html. 403 means refused (confinement, permissions) and nothing else: out of
 /// descriptors or memory (EMFILE, ENFILE, ENOMEM) is 503 with Retry-After, any other OS error
-/// 500. Opening and stat-ing run on the loop thread (fast on a page-cached tree).
+/// 500. Behind a server (as_handler) a file never blocks the loop: a path the dentry cache
+/// resolves is opened on the loop thread, any other on the blocking pool, and the body is read
+/// with corio::file (docs/files.md).
 class static_files {
 public:
     /// Opens `root`. Errors: the OS error (ENOENT, ENOTDIR, EACCES).
@@ -27,8 +29,9 @@ public:
     ~static_files();
 
     /// The response for `r`'s path, errors as statuses (see above); never throws for any input.
+    /// Opens and stats on the calling thread (which a cold lookup blocks); as_handler does not.
     response serve(const request& r) const;
-    /// serve() as a router fallback; `this` must outlive the router.
+    /// serve() as a router fallback that never blocks the loop; `this` must outlive the router.
     handler as_handler() const;
 
 private:

@@ -18,7 +18,13 @@ class io_handle;
 namespace corio::detail {
 
 /// The operations a completion backend performs itself; everything else stays readiness-based.
-enum class completion_kind : std::uint8_t { recv, recv_pooled, read, send, writev, accept, connect };
+/// read and write (corio::file) take an offset; fsync and fdatasync only the descriptor.
+enum class completion_kind : std::uint8_t {
+    recv, recv_pooled, read, send, writev, accept, connect, write, fsync, fdatasync
+};
+
+/// The offset of a read or write that uses (and advances) the file position: pipes, sockets.
+inline constexpr std::uint64_t current_position = ~std::uint64_t{0};
 
 /// What to submit: `data`/`size` are a buffer and its length, an iovec array and its count, or a
 /// sockaddr and its length. Everything they point to must stay valid until the completion.
@@ -27,6 +33,7 @@ struct completion_request {
     int fd;
     void* data = nullptr;
     std::size_t size = 0;
+    std::uint64_t offset = current_position;  // read, write: where in the file
 };
 
 /// A suspended operation handed whole to the kernel; lives in the awaiting coroutine's frame.
