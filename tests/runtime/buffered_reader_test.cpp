@@ -333,3 +333,44 @@ TEST_CASE("a reader of a tcp_stream& reads lines while another task sends on the
         CHECK(text_of(got) == "pong");
     }());
 }
+
+TEST_CASE("read_some: buffered bytes first, then straight from the stream; 0 at end of stream") {
+    std::string big(20000, 'z');
+    run_test([&]() -> task<> {
+        fed_pair fed("abc\n" + big);
+        corio::buffered_reader r(chunked_stream{fed.reader_end(), {6}});
+        auto line = co_await r.read_line();
+        CHECK(text_of(line) == "abc");
+        std::vector<std::byte> small(1);
+        auto one = co_await r.read_some(small);  // "zz" is buffered: one byte of it, no receive
+        CHECK((one && *one == 1));
+        CHECK(r.buffered().size() == 1);
+        // The rest: the buffered "z" alone, then large reads go straight into `out`.
+        std::vector<std::byte> out(big.size() - 1);
+        std::size_t got = 0;
+        while (got < out.size()) {
+            auto n = co_await r.read_some(std::span(out).subspan(got));
+            REQUIRE(n);
+            REQUIRE(*n > 0);
+            got += *n;
+        }
+        CHECK(corio_test::as_string(out) == big.substr(1));
+        auto end = co_await r.read_some(out);
+        CHECK((end && *end == 0));
+    }());
+}
+
+TEST_CASE("a task parked in read_line with part of a line buffered is destroyed cleanly at teardown") {
+    corio_test::socket_pair pair;
+    REQUIRE(corio_test::send_text(pair.fd(1), "partial") == 7);
+    bool started = false;
+    run_test([&]() -> task<> {
+        corio::spawn([](int fd, bool& started) -> task<> {
+            corio::buffered_reader r(corio::io_handle{fd});
+            started = true;
+            (void)co_await r.read_line();  // never completes: the runtime destroys this frame
+        }(pair.take(0), started));
+        co_await corio::yield();
+        CHECK(started);
+    }());
+}
