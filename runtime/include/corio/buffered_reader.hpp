@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <span>
@@ -39,10 +40,11 @@ namespace corio {
 /// co_await), as does moving the reader meanwhile. Searches remember where they stopped, so a
 /// long line arriving a byte at a time is scanned once, not once per byte.
 template <class S>
-    requires async_read_stream<std::remove_reference_t<S>>
 class buffered_reader {
 public:
     using stream_type = std::remove_reference_t<S>;
+    static_assert(async_read_stream<stream_type>,
+                  "corio::buffered_reader<S>: S must be an async_read_stream (see corio/stream.hpp)");
     /// The longest line read_line() accepts unless told otherwise (set_max_line).
     static constexpr std::size_t default_max_line = 64 * 1024;
 
@@ -179,7 +181,7 @@ private:
     std::size_t size() const noexcept { return end_ - begin_; }
     // Where `delim` ends within the first `limit` buffered bytes (npos: not there), resuming
     // after the part earlier calls searched for the same delimiter.
-    std::size_t find(std::string_view delim, std::size_t limit) noexcept;
+    std::size_t find(std::string_view delim, std::size_t limit);
     // Moves the first `n` buffered bytes into a string and consumes them.
     std::string take(std::size_t n);
     // Copies up to out.size() buffered bytes into `out`, consumes them, returns how many.
@@ -210,7 +212,6 @@ template <class S>
 buffered_reader(S&&, std::size_t) -> buffered_reader<S>;
 
 template <class S>
-    requires async_read_stream<std::remove_reference_t<S>>
 void buffered_reader<S>::consume(std::size_t n) {
     if (n > size()) {
         throw usage_error("corio::buffered_reader::consume: more than is buffered");
@@ -223,8 +224,7 @@ void buffered_reader<S>::consume(std::size_t n) {
 }
 
 template <class S>
-    requires async_read_stream<std::remove_reference_t<S>>
-std::size_t buffered_reader<S>::find(std::string_view delim, std::size_t limit) noexcept {
+std::size_t buffered_reader<S>::find(std::string_view delim, std::size_t limit) {
     if (delim != scanned_for_) {
         scanned_for_.assign(delim);
         scanned_ = 0;
@@ -241,7 +241,6 @@ std::size_t buffered_reader<S>::find(std::string_view delim, std::size_t limit) 
 }
 
 template <class S>
-    requires async_read_stream<std::remove_reference_t<S>>
 std::string buffered_reader<S>::take(std::size_t n) {
     std::string out(text().substr(0, n));
     consume(n);
@@ -249,7 +248,6 @@ std::string buffered_reader<S>::take(std::size_t n) {
 }
 
 template <class S>
-    requires async_read_stream<std::remove_reference_t<S>>
 std::size_t buffered_reader<S>::take_into(std::span<std::byte> out) noexcept {
     const std::size_t n = std::min(out.size(), size());
     if (n > 0) {
@@ -260,7 +258,6 @@ std::size_t buffered_reader<S>::take_into(std::span<std::byte> out) noexcept {
 }
 
 template <class S>
-    requires async_read_stream<std::remove_reference_t<S>>
 void buffered_reader<S>::reserve_tail() {
     if (end_ < buf_.size()) {
         return;
@@ -277,7 +274,6 @@ void buffered_reader<S>::reserve_tail() {
 }
 
 template <class S>
-    requires async_read_stream<std::remove_reference_t<S>>
 task<result<std::size_t>> buffered_reader<S>::fill_once(std::stop_token token) {
     reserve_tail();
     auto n = co_await stream_.recv(std::span<std::byte>(buf_).subspan(end_), std::move(token));
@@ -288,14 +284,12 @@ task<result<std::size_t>> buffered_reader<S>::fill_once(std::stop_token token) {
 }
 
 template <class S>
-    requires async_read_stream<std::remove_reference_t<S>>
 task<result<std::size_t>> buffered_reader<S>::fill(std::stop_token token) {
     busy_guard busy(*this);
     co_return co_await fill_once(std::move(token));
 }
 
 template <class S>
-    requires async_read_stream<std::remove_reference_t<S>>
 task<result<std::optional<std::string>>> buffered_reader<S>::until(std::string delim,
                                                                    std::size_t max, bool line,
                                                                    std::stop_token token) {
@@ -339,7 +333,6 @@ task<result<std::optional<std::string>>> buffered_reader<S>::until(std::string d
 }
 
 template <class S>
-    requires async_read_stream<std::remove_reference_t<S>>
 task<result<std::size_t>> buffered_reader<S>::skip_until(std::string_view delim,
                                                          std::stop_token token) {
     check_delimiter(delim);
@@ -347,7 +340,6 @@ task<result<std::size_t>> buffered_reader<S>::skip_until(std::string_view delim,
 }
 
 template <class S>
-    requires async_read_stream<std::remove_reference_t<S>>
 task<result<std::size_t>> buffered_reader<S>::skip(std::string delim, std::stop_token token) {
     busy_guard busy(*this);
     std::size_t skipped = 0;
@@ -373,7 +365,6 @@ task<result<std::size_t>> buffered_reader<S>::skip(std::string delim, std::stop_
 }
 
 template <class S>
-    requires async_read_stream<std::remove_reference_t<S>>
 task<result<void>> buffered_reader<S>::read_exact(std::span<std::byte> out, std::stop_token token) {
     busy_guard busy(*this);
     if (out.size() <= std::max(buf_.size(), initial_capacity)) {
@@ -410,7 +401,6 @@ task<result<void>> buffered_reader<S>::read_exact(std::span<std::byte> out, std:
 }
 
 template <class S>
-    requires async_read_stream<std::remove_reference_t<S>>
 task<result<std::vector<std::byte>>> buffered_reader<S>::read_exact(std::size_t n,
                                                                     std::stop_token token) {
     std::vector<std::byte> out(n);
@@ -422,7 +412,6 @@ task<result<std::vector<std::byte>>> buffered_reader<S>::read_exact(std::size_t 
 }
 
 template <class S>
-    requires async_read_stream<std::remove_reference_t<S>>
 task<result<std::size_t>> buffered_reader<S>::read_some(std::span<std::byte> out,
                                                         std::stop_token token) {
     busy_guard busy(*this);
