@@ -116,6 +116,17 @@ public:
         }
         return std::move(*rt);
     }
+    /// Handles --host H and --port P (0 to 65535); true if the current argument was one of them.
+    bool address(std::string& host, std::uint16_t& port) {
+        if (is("--host")) {
+            host = value();
+        } else if (is("--port")) {
+            port = number<std::uint16_t>(0, 65535);
+        } else {
+            return false;
+        }
+        return true;
+    }
     [[noreturn]] void unknown() { fail(fmt::format("unknown argument '{}'", argv_[i_])); }
     [[noreturn]] void fail(const std::string& why) const {
         fmt::print(stderr, "{}: {}\n{}", argv_[0], why, usage_);
@@ -152,6 +163,17 @@ inline corio::result<std::vector<corio::net::tcp_listener>> bind_listeners(
     std::vector<corio::net::tcp_listener> listeners;
     listeners.push_back(std::move(*one));
     return listeners;
+}
+
+/// SIGINT, SIGTERM and SIGUSR1, caught from now on: open it before the server says it listens,
+/// so that a signal sent as soon as it does is not fatal. Says why and exits 1 if it cannot.
+inline corio::signal_listener catch_signals(std::string_view program) {
+    auto signals = corio::signal_listener::open({SIGINT, SIGTERM, SIGUSR1});
+    if (!signals) {
+        fmt::print(stderr, "{}: signals: {}\n", program, signals.error().message());
+        std::exit(1);
+    }
+    return std::move(*signals);
 }
 
 /// The next signal other than SIGUSR1; each SIGUSR1 meanwhile prints every live task to stderr

@@ -27,6 +27,8 @@ public:
                 return "handle was closed while the operation waited";
             case errc::stale_descriptor:
                 return "descriptor was closed without corio and its number now names another file";
+            case errc::line_too_long:
+                return "line (or record) longer than the maximum length allowed";
         }
         return "unknown corio error";
     }

@@ -17,6 +17,7 @@ enum class errc {
     invalid_address,       ///< text that is not an IP address or endpoint
     closed,                ///< the handle was closed while the operation waited
     stale_descriptor,      ///< the descriptor was closed behind corio's back and its number reused
+    line_too_long,         ///< no delimiter (end of line) within the maximum length allowed
 };
 
 /// The category of corio::errc; message() names the condition in words.
