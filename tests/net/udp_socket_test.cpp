@@ -276,4 +276,24 @@ TEST_CASE("a second concurrent receive on one socket throws usage_error") {
     }());
 }
 
+TEST_CASE("receives still parked when the runtime ends are destroyed with their sockets") {
+    bool completed = false;
+    run_test([](bool& completed) -> task<> {
+        corio::spawn([](bool& done) -> task<> {
+            udp_socket s = bind_udp();
+            (void)co_await s.recv_from();  // nobody sends: parked until the runtime goes
+            done = true;
+        }(completed));
+        corio::spawn([](bool& done) -> task<> {
+            udp_socket s = bind_udp();
+            std::array<std::byte, 8> storage{};
+            std::array<corio::net::datagram_slot, 1> slots{corio::net::datagram_slot{storage, {}}};
+            (void)co_await s.recv_many(slots);
+            done = true;
+        }(completed));
+        co_await corio::yield();  // both run and park; the runtime destroys their frames (ASan)
+    }(completed));
+    CHECK_FALSE(completed);
+}
+
 }  // namespace

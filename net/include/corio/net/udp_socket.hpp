@@ -100,7 +100,8 @@ struct udp_send_many_op {
 
 /// A UDP socket (IPv4 or IPv6); closes on destruction. One receive and one send may be pending
 /// at once (from different tasks of one loop). A datagram is consumed only by a call that
-/// completes with it: a cancelled or failed receive took nothing, a cancelled send sent nothing.
+/// completes with it: a receive that ends with an error (operation_canceled included) took
+/// nothing, and a send that ends with operation_canceled sent nothing.
 class udp_socket {
 public:
     /// The most datagrams one recv_many or send_many moves (one system call); larger batches
