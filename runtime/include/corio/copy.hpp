@@ -69,8 +69,8 @@ task<> watch_idle(copy_state& st, clock_type::duration idle);
 
 /// One direction: recv into one pooled buffer, send all of it, until end of stream; then
 /// shuts down `to`'s sending side. The buffer is the runtime pool's (pooled_buffer::capacity(),
-/// 16 KiB), held until this direction ends. A recv that filled the buffer leaves its stream
-/// marked ready, so the next one is tried at once rather than after a wait.
+/// 16 KiB), held until this direction ends. On the readiness backends a recv that filled the
+/// buffer leaves its stream marked ready, so the next one is tried at once, not after a wait.
 template <class R, class W>
 task<> copy_direction(R& from, W& to, copy_state& st, std::uint64_t& moved) {
     const std::stop_token stop = st.stop.get_token();
