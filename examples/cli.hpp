@@ -35,6 +35,8 @@ public:
         return i_ < argc_;
     }
     bool is(std::string_view flag) const { return flag == argv_[i_]; }
+    /// The current argument itself (a positional one, such as a file name).
+    std::string_view current() const { return argv_[i_]; }
     std::string_view value() {
         if (i_ + 1 >= argc_) {
             fail(fmt::format("{} needs a value", argv_[i_]));
