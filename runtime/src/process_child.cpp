@@ -185,7 +185,10 @@ task<result<exit_status>> child::wait_on(std::shared_ptr<state> s, std::stop_tok
     if (r || !is_canceled(r.error()) || !s->kill_on_cancel || s->dropped) {
         co_return r;
     }
-    (void)detail::send_signal(*s, SIGKILL);
+    auto killed = detail::send_signal(*s, SIGKILL);
+    if (!killed && killed.error() != std::error_code(ESRCH, std::system_category())) {
+        co_return r;  // EPERM (it became setuid): it may not end, so it stays waitable instead
+    }
     // Uncancellable: the caller is already cancelled, and the child must not be left a zombie.
     (void)co_await with_stop_token(std::stop_token(), reap_loop(s, std::stop_token()));
     co_return r;

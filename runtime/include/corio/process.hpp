@@ -36,7 +36,8 @@ struct options {
     /// Changes to the environment, applied in order: {name, value} sets, {name, nullopt} unsets.
     std::vector<std::pair<std::string, std::optional<std::string>>> env{};
     /// A wait() that is cancelled kills the child (SIGKILL) and reaps it before it returns
-    /// operation_canceled. Without it, a cancelled wait leaves the child running and waitable.
+    /// operation_canceled (unless the kill is refused, EPERM: a setuid program; it then stays
+    /// waitable). Without it, a cancelled wait leaves the child running and waitable.
     bool kill_on_cancel = false;
     /// A child destroyed before it was reaped is killed (SIGKILL) first. Either way it is reaped.
     bool kill_on_drop = false;
