@@ -27,6 +27,8 @@ public:
                 return "handle was closed while the operation waited";
             case errc::stale_descriptor:
                 return "descriptor was closed without corio and its number now names another file";
+            case errc::descriptors_truncated:
+                return "more descriptors arrived than there was room for; those received were closed";
         }
         return "unknown corio error";
     }

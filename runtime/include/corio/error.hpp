@@ -17,6 +17,7 @@ enum class errc {
     invalid_address,       ///< text that is not an IP address or endpoint
     closed,                ///< the handle was closed while the operation waited
     stale_descriptor,      ///< the descriptor was closed behind corio's back and its number reused
+    descriptors_truncated, ///< more descriptors arrived (SCM_RIGHTS) than the receiver had room for
 };
 
 /// The category of corio::errc; message() names the condition in words.
