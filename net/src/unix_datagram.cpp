@@ -142,10 +142,6 @@ result<unix_address> unix_datagram::remote_address() const {
     return detail::unix_socket_address(h_.fd(), false);
 }
 
-result<void> unix_datagram::close() noexcept {
-    auto closed = h_.close();
-    file_.remove();
-    return closed;
-}
+result<void> unix_datagram::close() noexcept { return detail::close_bound(h_, file_); }
 
 }  // namespace corio::net

@@ -43,10 +43,6 @@ result<unix_address> unix_listener::local_address() const {
     return detail::unix_socket_address(h_.fd(), true);
 }
 
-result<void> unix_listener::close() noexcept {
-    auto closed = h_.close();
-    file_.remove();
-    return closed;
-}
+result<void> unix_listener::close() noexcept { return detail::close_bound(h_, file_); }
 
 }  // namespace corio::net

@@ -48,6 +48,12 @@ task<result<unix_stream>> unix_stream::connect(unix_address peer, clock_type::du
     if (peer.is_unnamed()) {
         co_return std::errc::invalid_argument;
     }
+    // A Unix connect usually completes at once; a stopped token still means "do not connect",
+    // as for TCP.
+    const std::stop_token ambient = co_await this_task::stop_token();
+    if (token.stop_requested() || ambient.stop_requested()) {
+        co_return std::errc::operation_canceled;
+    }
     auto fd = detail::open_unix_socket(SOCK_STREAM);
     if (!fd) {
         co_return fd.error();

@@ -3,6 +3,9 @@
 // unix_listener and unix_datagram; included by their headers only).
 #pragma once
 
+#include <corio/io_handle.hpp>
+#include <corio/result.hpp>
+
 #include <string>
 #include <utility>
 
@@ -39,5 +42,13 @@ private:
     unsigned long long dev_ = 0;
     unsigned long long ino_ = 0;
 };
+
+/// A bound socket's close(): the socket first (so no client reaches a file about to go), then
+/// its file. Errors: close(2)'s; the file is removed regardless.
+inline result<void> close_bound(io_handle& h, socket_file& file) noexcept {
+    auto closed = h.close();
+    file.remove();
+    return closed;
+}
 
 }  // namespace corio::net::detail
