@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 using corio::task;
@@ -194,6 +195,24 @@ TEST_CASE("a cancelled recv consumes nothing: the bytes sent after it are all re
         auto later = co_await recv_exactly(server, 5);
         require_ok(later, "recv");
         CHECK(*later == "after");
+    }());
+}
+
+TEST_CASE("a cancelled send sends nothing: the reader gets exactly the bytes sent before it") {
+    run_test([]() -> task<> {
+        auto [a, b] = stream_socketpair();
+        const std::vector<std::byte> chunk(64 * 1024, std::byte{'x'});
+        std::size_t queued = 0;  // fill both socket buffers without corio
+        for (ssize_t n; (n = ::send(a.handle().fd(), chunk.data(), chunk.size(), MSG_DONTWAIT)) > 0;) {
+            queued += static_cast<std::size_t>(n);
+        }
+        std::stop_source stop;
+        auto sent = co_await a.send(chunk, stopped_once_parked(stop));
+        CHECK(sent.error() == std::errc::operation_canceled);
+        REQUIRE(a.shutdown(shutdown_how::send));
+        auto got = co_await recv_to_end(b);
+        require_ok(got, "recv to end");
+        CHECK(got->size() == queued);
     }());
 }
 
