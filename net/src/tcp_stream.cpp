@@ -4,6 +4,7 @@
 #include <corio/net/tcp_stream.hpp>
 
 #include "socket.hpp"
+#include "stream_ops.hpp"
 
 #include <cerrno>
 #include <utility>
@@ -69,24 +70,11 @@ task<result<tcp_stream>> tcp_stream::connect(endpoint peer, clock_type::duration
 }
 
 task<result<void>> tcp_stream::send_all(std::span<const std::byte> buf, std::stop_token token) {
-    while (!buf.empty()) {
-        auto n = co_await h_.send(buf, token);
-        if (!n) {
-            co_return n.error();
-        }
-        buf = buf.subspan(*n);
-    }
-    co_return result<void>{};
+    return detail::send_all(h_, buf, std::move(token));
 }
 
 result<void> tcp_stream::shutdown(shutdown_how how) noexcept {
-    const int mode = how == shutdown_how::receive ? SHUT_RD
-                     : how == shutdown_how::send  ? SHUT_WR
-                                                  : SHUT_RDWR;
-    if (::shutdown(h_.fd(), mode) != 0) {
-        return std::error_code(errno, std::system_category());
-    }
-    return {};
+    return detail::shutdown_socket(h_.fd(), how);
 }
 
 result<void> tcp_stream::set_nodelay(bool on) noexcept {

@@ -29,6 +29,8 @@ public:
                 return "descriptor was closed without corio and its number now names another file";
             case errc::line_too_long:
                 return "line (or record) longer than the maximum length allowed";
+            case errc::descriptors_truncated:
+                return "more descriptors arrived than there was room for; those received were closed";
         }
         return "unknown corio error";
     }

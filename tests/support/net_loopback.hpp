@@ -7,6 +7,7 @@
 #include <corio/net/tcp_listener.hpp>
 #include <corio/net/tcp_stream.hpp>
 #include <corio/runtime.hpp>
+#include <corio/stream.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -97,8 +98,10 @@ inline corio::task<stream_pair> connect_pair(corio::net::tcp_listener& listener)
     co_return stream_pair{std::move(*client), std::move(*server)};
 }
 
-/// Echoes until end of stream or an error, then closes: the server side of many tests.
-inline corio::task<> echo_until_end(corio::net::tcp_stream s) {
+/// Echoes until end of stream or an error, then closes: the server side of many tests
+/// (any stream with a pooled recv(), TCP or Unix).
+template <class Stream = corio::net::tcp_stream>
+corio::task<> echo_until_end(Stream s) {
     for (;;) {
         auto data = co_await s.recv();
         if (!data || data->empty()) {
@@ -111,8 +114,8 @@ inline corio::task<> echo_until_end(corio::net::tcp_stream s) {
 }
 
 /// Receives until `want` bytes came or the stream ended; returns what came.
-inline corio::task<corio::result<std::string>> recv_exactly(corio::net::tcp_stream& s,
-                                                            std::size_t want) {
+template <corio::async_read_stream Stream>
+corio::task<corio::result<std::string>> recv_exactly(Stream& s, std::size_t want) {
     std::string got(want, '\0');
     std::size_t n = 0;
     while (n < want) {
@@ -129,8 +132,9 @@ inline corio::task<corio::result<std::string>> recv_exactly(corio::net::tcp_stre
     co_return got;
 }
 
-/// Receives until end of stream; returns everything that came.
-inline corio::task<corio::result<std::string>> recv_to_end(corio::net::tcp_stream& s) {
+/// Receives until end of stream; returns everything that came (TCP or Unix stream).
+template <class Stream>
+corio::task<corio::result<std::string>> recv_to_end(Stream& s) {
     std::string got;
     for (;;) {
         auto b = co_await s.recv();

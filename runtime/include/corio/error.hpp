@@ -18,6 +18,7 @@ enum class errc {
     closed,                ///< the handle was closed while the operation waited
     stale_descriptor,      ///< the descriptor was closed behind corio's back and its number reused
     line_too_long,         ///< no delimiter (end of line) within the maximum length allowed
+    descriptors_truncated, ///< more descriptors arrived (SCM_RIGHTS) than the receiver had room for
 };
 
 /// The category of corio::errc; message() names the condition in words.
