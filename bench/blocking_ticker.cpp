@@ -7,7 +7,7 @@
 // (getaddrinfo on the same pool) again and again.
 //
 //   blocking_ticker [--backend NAME] [--calls 1000] [--block-us 1000] [--threads 64]
-//                   [--seconds 2] [--spin] [--resolve HOST]
+//                   [--seconds 2] [--spin] [--resolve HOST] [--resolve-limit N]
 #include <corio/event.hpp>
 #include <corio/net/resolve.hpp>
 #include <corio/runtime.hpp>
@@ -37,6 +37,7 @@ struct options {
     int seconds = 2;
     bool spin = false;
     std::string resolve;  // a host name: the load resolves it instead of blocking
+    std::size_t resolve_limit = 0;  // net::set_max_concurrent_resolutions; 0: corio's default
 };
 
 struct ticks {
@@ -156,6 +157,8 @@ options parse(int argc, char** argv) {
             o.threads = static_cast<std::size_t>(std::atol(v));
         } else if (a == "--resolve") {
             o.resolve = v;
+        } else if (a == "--resolve-limit") {
+            o.resolve_limit = static_cast<std::size_t>(std::atol(v));
         } else if (a == "--seconds") {
             o.seconds = std::atoi(v);
         } else {
@@ -170,6 +173,9 @@ options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
     const options opt = parse(argc, argv);
+    if (opt.resolve_limit > 0) {
+        corio::net::set_max_concurrent_resolutions(opt.resolve_limit);
+    }
     corio::runtime_options ro;
     ro.backend = opt.backend;
     ro.blocking_threads = opt.threads;
@@ -182,8 +188,9 @@ int main(int argc, char** argv) {
                    opt.spin ? "busy spin" : "sleep", opt.threads);
     } else {
         fmt::print("# backend {}, 1 ms ticker for {} s; load: {} tasks each awaiting "
-                   "net::resolve(\"{}\") in a loop, {} blocking threads\n",
-                   rt.backend_name(), opt.seconds, opt.calls, opt.resolve, opt.threads);
+                   "net::resolve(\"{}\") in a loop, {} blocking threads, at most {} getaddrinfo at once\n",
+                   rt.backend_name(), opt.seconds, opt.calls, opt.resolve, opt.threads,
+                   corio::net::max_concurrent_resolutions());
     }
     const ticks alone = rt.block_on(ticker(duration));
     print("alone", alone, -1, duration);
