@@ -195,7 +195,9 @@ addrinfo hints_for(const resolve_options& options, bool numeric_service) {
 // The limit on getaddrinfo calls at once, fixed when the first one needs a slot.
 struct resolve_limit {
     std::mutex mutex;
-    std::size_t wanted = 0;  // 0: the default
+    // Twice the cores, at least 4, until set_max_concurrent_resolutions says otherwise.
+    std::size_t limit =
+        std::max<std::size_t>(4, 2 * static_cast<std::size_t>(std::thread::hardware_concurrency()));
     bool fixed = false;
 };
 
@@ -204,17 +206,13 @@ resolve_limit& limit_state() {
     return state;
 }
 
-std::size_t default_concurrency() noexcept {
-    return std::max<std::size_t>(4, 2 * static_cast<std::size_t>(std::thread::hardware_concurrency()));
-}
-
 // Process-wide: the CPU getaddrinfo takes is the machine's, whichever loop asked.
 semaphore& resolve_slots() {
     static semaphore slots([] {
         resolve_limit& l = limit_state();
         std::lock_guard lock(l.mutex);
         l.fixed = true;
-        return l.wanted ? l.wanted : default_concurrency();
+        return l.limit;
     }());
     return slots;
 }
@@ -232,13 +230,13 @@ void set_max_concurrent_resolutions(std::size_t n) {
         throw usage_error("corio::net::set_max_concurrent_resolutions: called after the first "
                           "resolution that needed getaddrinfo; call it before");
     }
-    l.wanted = n;
+    l.limit = n;
 }
 
 std::size_t max_concurrent_resolutions() noexcept {
     resolve_limit& l = limit_state();
     std::lock_guard lock(l.mutex);
-    return l.wanted ? l.wanted : default_concurrency();
+    return l.limit;
 }
 
 const std::error_category& resolve_category() noexcept {
