@@ -75,20 +75,38 @@ TEST_CASE("file: a call cancelled before it runs did nothing") {
     temp_dir dir;
     const auto data = pattern(65536, 4);
     write_plain(dir / "f", data);
-    if (!make_cold(dir / "f")) {
-        WARN("posix_fadvise(DONTNEED) did not drop the file's pages here: a read would not wait");
-        return;
-    }
     corio::runtime rt(corio_test::with_blocking_threads(1));
     rt.block_on([&]() -> task<> {
         file f = co_await open_or_fail(dir / "f", open_flags::read_write);
         std::vector<std::byte> buf(data.size(), std::byte{0xAA});
-        const std::error_code read = co_await cancel_before_it_runs([&](std::stop_token t) -> task<std::error_code> {
-            auto r = co_await f.read_at(0, buf, t);
-            co_return r.error();
-        });
-        CHECK(read == canceled);
-        CHECK(std::all_of(buf.begin(), buf.end(), [](std::byte b) { return b == std::byte{0xAA}; }));
+        // A readiness loop first asks the page cache (RWF_NOWAIT). That call starts the
+        // readahead, and on a fast disk the pages are sometimes in before it returns (3% of
+        // calls here): then the read rightly completes at once. Each attempt starts cold again.
+        constexpr int attempts = 10;
+        int served_at_once = 0;
+        for (; served_at_once < attempts; ++served_at_once) {
+            if (!make_cold(dir / "f")) {
+                WARN("posix_fadvise(DONTNEED) did not drop the file's pages here: a read would not wait");
+                co_return;
+            }
+            std::size_t got = 0;
+            const std::error_code read = co_await cancel_before_it_runs([&](std::stop_token t) -> task<std::error_code> {
+                auto r = co_await f.read_at(0, buf, t);
+                got = r.value_or(0);
+                co_return r.error();
+            });
+            if (read == canceled) {
+                CHECK(std::all_of(buf.begin(), buf.end(), [](std::byte b) { return b == std::byte{0xAA}; }));
+                break;
+            }
+            // Served from the page cache before the stop: every byte is the file's.
+            REQUIRE_FALSE(read);
+            REQUIRE(got > 0);
+            CHECK(std::equal(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(got), data.begin()));
+            std::fill(buf.begin(), buf.end(), std::byte{0xAA});
+        }
+        INFO("every read was served before it could be cancelled: none waited for the pool");
+        CHECK(served_at_once < attempts);
 
         const std::error_code write = co_await cancel_before_it_runs([&](std::stop_token t) -> task<std::error_code> {
             auto w = co_await f.write_at(0, bytes_of("overwritten"), t);

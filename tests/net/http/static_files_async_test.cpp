@@ -67,7 +67,9 @@ task<> hold_pool(blocking_gate& hold, corio::event& released) {
 
 task<> serve(server& srv, corio::net::tcp_listener& listener) { (void)co_await srv.serve(listener); }
 
-task<> cold_body_waits_off_the_loop(const site_dir& site, bool pool_reads) {
+/// One attempt: true if, with `pool_reads`, nothing of the big body had arrived when the small
+/// reply was complete (the read waited on the pool); the body is checked whole either way.
+task<bool> cold_body_waits_off_the_loop(const site_dir& site, bool pool_reads) {
     auto files = static_files::open(site.dir.path.string());
     REQUIRE(files);
     router routes;
@@ -93,13 +95,13 @@ task<> cold_body_waits_off_the_loop(const site_dir& site, bool pool_reads) {
     std::string small_reply;
     co_await receive(*small, small_reply, {});
     CHECK(small_reply.substr(small_reply.find("\r\n\r\n") + 4) == "small");
+    bool waited = true;
     if (pool_reads) {
         // The big body's first read still waits behind the held pool thread, yet the loop
         // answered the other request meanwhile: nothing of the body was sent yet.
-        CHECK(big_reply.size() == big_reply.find("\r\n\r\n") + 4);
         char probe;
         const ssize_t peeked = ::recv(big->handle().fd(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-        CHECK(peeked < 0);
+        waited = big_reply.size() == big_reply.find("\r\n\r\n") + 4 && peeked < 0;
     }
     hold.open();
     co_await receive(*big, big_reply, {});
@@ -108,20 +110,34 @@ task<> cold_body_waits_off_the_loop(const site_dir& site, bool pool_reads) {
     CHECK(body == site.big);
     srv.stop();
     (void)co_await released.wait();
+    co_return waited;
 }
 
 TEST_CASE("static files: a cold file's body is read off the loop while others are served") {
     site_dir site;
-    if (!make_cold(site.dir / "big.txt")) {
-        WARN("posix_fadvise(DONTNEED) did not drop the file's pages here: a read would not wait");
-        return;
+    // The loop first asks the page cache (preadv2 RWF_NOWAIT). That call starts the readahead,
+    // and on a fast disk the pages are sometimes in before it returns (3% of calls here): then
+    // the loop sends the body itself, rightly. Each attempt starts cold again; a loop that read
+    // cold files itself would send the body early every time.
+    constexpr int attempts = 10;
+    int early = 0;
+    for (; early < attempts; ++early) {
+        if (!make_cold(site.dir / "big.txt")) {
+            WARN("posix_fadvise(DONTNEED) did not drop the file's pages here: a read would not wait");
+            return;
+        }
+        corio::runtime rt(with_blocking_threads(1));
+        // On io_uring the kernel reads (the pool is not involved); elsewhere the blocking pool.
+        const bool pool_reads = rt.backend_name() != "io_uring";
+        auto waited = rt.block_on(corio::with_timeout(30s, cold_body_waits_off_the_loop(site, pool_reads)));
+        INFO("the test did not finish within its deadline");
+        REQUIRE(waited);
+        if (*waited) {
+            break;
+        }
     }
-    corio::runtime rt(with_blocking_threads(1));
-    // On io_uring the kernel reads (the pool is not involved); elsewhere the blocking pool.
-    const bool pool_reads = rt.backend_name() != "io_uring";
-    auto finished = rt.block_on(corio::with_timeout(30s, cold_body_waits_off_the_loop(site, pool_reads)));
-    INFO("the test did not finish within its deadline");
-    CHECK(finished);
+    INFO("the body was sent before the held pool thread could read it, on every attempt");
+    CHECK(early < attempts);
 }
 
 }  // namespace
