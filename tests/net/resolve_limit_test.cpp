@@ -1,16 +1,25 @@
 // SPDX-License-Identifier: MIT
 // Tests for the process-wide limit on getaddrinfo calls at once (corio/net/resolve.hpp):
-// many concurrent resolutions all answer, and the limit is fixed once resolutions began.
+// many concurrent resolutions all answer, cancelled ones give their turn back, and the limit is
+// fixed once resolutions began.
 #include <corio/net/resolve.hpp>
 
+#include <corio/cancel.hpp>
 #include <corio/error.hpp>
+#include <corio/event.hpp>
 #include <corio/runtime.hpp>
 #include <corio/semaphore.hpp>
+#include <corio/spawn_blocking.hpp>
 #include <corio/task_group.hpp>
 
 #include <catch2/catch.hpp>
 
+#include "support/blocking_gate.hpp"
+
+#include <chrono>
 #include <cstddef>
+#include <stop_token>
+#include <system_error>
 #include <vector>
 
 using corio::task;
@@ -35,7 +44,63 @@ task<void> resolve_many(std::size_t n, std::vector<endpoint>& first, std::size_t
     (void)co_await group.join();
 }
 
+task<void> hold_pool(corio_test::blocking_gate& hold, corio::event& released) {
+    (void)co_await corio::spawn_blocking([&hold] { return hold.wait(); });
+    released.set();
+}
+
+task<void> resolve_until_stopped(std::stop_token token, std::error_code& got, std::size_t& left,
+                                 corio::event& all_done) {
+    auto found = co_await corio::net::resolve("localhost", 80, {}, std::move(token));
+    got = found ? std::error_code{} : found.error();
+    if (--left == 0) {
+        all_done.set();
+    }
+}
+
+task<corio::result<void>> wait_for(corio::event& e) { co_return co_await e.wait(); }
+
+task<void> resolve_last(corio::result<std::vector<endpoint>>& got, corio::event& done) {
+    got = co_await corio::net::resolve("localhost", 80);
+    done.set();
+}
+
 }  // namespace
+
+TEST_CASE("resolutions cancelled while they hold every turn give them back: one waiting behind "
+          "them is answered",
+          "[resolve_limit_test]") {
+    corio::runtime rt(corio_test::with_blocking_threads(1));
+    rt.block_on([]() -> task<void> {
+        corio_test::blocking_gate hold;  // the pool's only thread waits here: getaddrinfo waits too
+        corio::event released;
+        corio::spawn(hold_pool(hold, released));
+        const std::size_t limit = corio::net::max_concurrent_resolutions();
+        std::stop_source stop;
+        std::vector<std::error_code> got(limit);
+        std::size_t left = limit;
+        corio::event cancelled;
+        for (std::size_t i = 0; i < limit; ++i) {
+            corio::spawn(resolve_until_stopped(stop.get_token(), got[i], left, cancelled));
+        }
+        corio::result<std::vector<endpoint>> last = std::make_error_code(std::errc::not_connected);
+        corio::event answered;
+        corio::spawn(resolve_last(last, answered));
+        co_await corio::yield{};  // every turn is taken and the last one waits for a turn
+        stop.request_stop();
+        (void)co_await cancelled.wait();
+        for (const std::error_code& e : got) {
+            CHECK(e == std::errc::operation_canceled);
+        }
+        hold.open();
+        const auto in_time = co_await corio::with_timeout(std::chrono::seconds(20), wait_for(answered));
+        INFO("the resolution waiting behind the cancelled ones never got a turn");
+        REQUIRE(in_time);
+        REQUIRE(last);
+        CHECK(last->front().address().is_loopback());
+        (void)co_await released.wait();
+    }());
+}
 
 TEST_CASE("1000 concurrent resolutions of localhost all answer with a loopback endpoint, "
           "above the limit on getaddrinfo calls at once",

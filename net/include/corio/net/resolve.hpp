@@ -74,7 +74,8 @@ struct resolve_options {
 /// (`token`, or the task's ambient token: with_timeout) returns at once while getaddrinfo
 /// finishes on the pool and its answer is dropped. At most max_concurrent_resolutions()
 /// getaddrinfo calls run at once in the process; the others wait their turn (a cancellation
-/// while waiting also returns at once).
+/// while waiting also returns at once). A cancelled call gives its turn back at once, so a name
+/// server that does not answer delays the others only as long as the callers' timeouts.
 ///
 /// Errors: resolve_errc (resolve_category) for getaddrinfo's EAI_* codes, e.g. host_not_found
 /// for a name that does not exist or a service not found; the errno behind EAI_SYSTEM;
@@ -93,7 +94,8 @@ task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port
 /// least 4, unless set_max_concurrent_resolutions() chose otherwise. The limit exists because
 /// getaddrinfo of a name in /etc/hosts is CPU work, not waiting: with every call of 1,000
 /// concurrent resolutions on the blocking pool at once, its threads took the CPU from the loop
-/// (a 1 ms ticker beside them kept 1.6% of its ticks; see docs/net.md).
+/// (a 1 ms ticker beside them kept under 5% of its ticks, and all of them with the limit; see
+/// docs/net.md).
 std::size_t max_concurrent_resolutions() noexcept;
 
 /// Sets that limit, for a program whose resolutions mostly wait on name servers (many names
