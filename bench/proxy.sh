@@ -12,12 +12,15 @@
 # `TCP-LISTEN:P,fork,reuseaddr TCP:127.0.0.1:ECHO` and no other option: one process per
 # connection, each copying with its default 8 KiB buffer.
 #
-# Proxy CPU is utime+stime from /proc of the proxy and of every child it has (socat forks one
-# per connection; a reaped child's time is in its parent's cutime+cstime), sampled 0.5 s into
-# the measured interval (echo_load -v says when its connections are up, then warms up 1 s) and
-# 0.5 s before its end. mb_per_cpu_s is the bytes the proxy moved
-# (both directions: 2 x the echoed bytes) per second of proxy CPU; ratio is that against socat's
-# in the same run. Each run's table goes to stderr, the medians to stdout with `uptime`.
+# Proxy CPU is the whole run's: each proxy is started for its run, and once the load has ended
+# and the proxy has no child left, its utime+stime+cutime+cstime from /proc (socat forks one
+# process per connection and reaps it, so the children's time is in cutime+cstime; sampling
+# live children at two instants instead loses a child that exits between them). echo_load runs
+# without a warmup, so every byte it counts went through the proxy in that CPU time, and its
+# connection set-up (socat's forks) is part of the cost. MB/CPU-s is the bytes the proxy moved
+# (both directions: 2 x the echoed bytes, MB/s x DURATION) per second of proxy CPU; the ratio
+# is that against socat's in the same run. Each run's rows go to stderr, the medians to stdout
+# with `uptime`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 
@@ -35,48 +38,35 @@ free_port() {
     next_port=$((port + 1))
 }
 
-# tree_ticks PID: CPU ticks of PID, its live children and its reaped ones.
-tree_ticks() {
-    local total=0 p t
-    for p in "$1" $(pgrep -P "$1" || true); do
-        # Fields after the command (which may hold spaces): utime is the 12th, cstime the 15th.
-        t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk -v self=$(( p == $1 )) '{
-            print $12 + $13 + (self ? $14 + $15 : 0) }') || t=0
-        total=$((total + ${t:-0}))
-    done
-    echo "$total"
+# run_ticks PID: CPU ticks of PID over its life so far, its reaped children's included.
+run_ticks() {
+    # Fields after the command (which may hold spaces): utime is the 12th, cstime the 15th.
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 + $14 + $15 }'
 }
 
-# run_one NAME PORT [PID]: the load against PORT; prints "name mb_s cpu_util" (cpu_util of
-# PID's process tree over the measured interval, "-" without a PID).
+# run_one NAME PORT [PID]: the load against PORT; prints "name mb_s cpu_s" (cpu_s: PID's CPU
+# seconds over the whole run, children included; "-" without a PID).
 run_one() {
-    local name=$1 target=$2 pid=${3:-} out c0 c1 t0 t1
+    local name=$1 target=$2 pid=${3:-} out ticks
     taskset -c 1 "$load" --port "$target" --conns "$conns" --size "$size" --depth "$depth" \
-        --duration "$duration" --warmup 1 -v >"$tmp/$name.out" 2>"$tmp/$name.err" &
+        --duration "$duration" --warmup 0 >"$tmp/$name.out" 2>"$tmp/$name.err" &
     local load_pid=$!
     helper_pids+=("$load_pid")
-    if [ -n "$pid" ]; then
-        # -v: echo_load says when every connection is up; then come the warmup (1 s) and the
-        # measured interval. Connecting through socat takes seconds (a fork per connection).
-        for _ in $(seq 1200); do
-            grep -q "connected" "$tmp/$name.err" && break
-            kill -0 "$load_pid" 2>/dev/null || break
-            sleep 0.05
-        done
-        sleep 1.5  # the warmup, and 0.5 s into the measured interval
-        c0=$(tree_ticks "$pid") t0=$(date +%s%N)
-        sleep "$(echo "$duration - 1" | bc)"
-        c1=$(tree_ticks "$pid") t1=$(date +%s%N)
-    fi
     wait "$load_pid" || die "$name: echo_load failed: $(cat "$tmp/$name.out" "$tmp/$name.err")"
     out=$(cat "$tmp/$name.out")
     [[ $out =~ mbytes_per_s=([0-9.]+).*errors=0\ mismatches=0 ]] || die "$name: unexpected '$out'"
-    if [ -n "$pid" ]; then
-        printf '%s %s %.4f\n' "$name" "${BASH_REMATCH[1]}" \
-            "$(echo "($c1 - $c0) / $clk / (($t1 - $t0) / 1000000000)" | bc -l)"
-    else
+    if [ -z "$pid" ]; then
         echo "$name ${BASH_REMATCH[1]} -"
+        return
     fi
+    # The load closed its connections: wait (bounded) until every per-connection child is reaped.
+    for _ in $(seq 200); do
+        pgrep -P "$pid" >/dev/null || break
+        sleep 0.05
+    done
+    pgrep -P "$pid" >/dev/null && die "$name: children still running 10 s after the load ended"
+    ticks=$(run_ticks "$pid")
+    printf '%s %s %.4f\n' "$name" "${BASH_REMATCH[1]}" "$(echo "$ticks / $clk" | bc -l)"
 }
 
 start_server corio
@@ -104,14 +94,15 @@ for run in $(seq "$runs"); do
     done
     {
         echo "# run $run: conns=$conns size=$size depth=$depth duration=${duration}s"
-        awk '{ printf "%-16s %10s MB/s  proxy CPU %s\n", $1, $2, $3 }' "$tmp/rows.$run"
+        awk '{ printf "%-16s %10s MB/s  proxy CPU %s\n", $1, $2, $3 == "-" ? "-" : $3 " s" }' "$tmp/rows.$run"
     } >&2
 done
 
 echo "# bench/proxy.sh: median of $runs runs; echo_load --conns $conns --size $size --depth $depth"
-echo "# --duration $duration (MB/s echoed); proxy alone on CPU 0, echo_server + echo_load on CPU 1"
+echo "# --duration $duration --warmup 0 (MB/s echoed); proxy alone on CPU 0, echo_server + echo_load on CPU 1;"
+echo "# proxy CPU-s: the proxy's (and its children's) CPU over its whole run"
 echo "# uptime: $(uptime)"
-cat "$tmp"/rows.* | awk -v runs="$runs" '
+cat "$tmp"/rows.* | awk -v runs="$runs" -v duration="$duration" '
     function median(s,   n, a, i, j, t) {
         n = split(s, a, " ")
         for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
@@ -119,17 +110,17 @@ cat "$tmp"/rows.* | awk -v runs="$runs" '
     }
     { if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
       mb[$1] = mb[$1] " " $2
-      if ($3 != "-") { cpu[$1] = cpu[$1] " " $3; per[$1] = per[$1] " " 2 * $2 / $3 } }
+      if ($3 != "-") { cpu[$1] = cpu[$1] " " $3; per[$1] = per[$1] " " 2 * $2 * duration / $3 } }
     END {
-        printf "| %-16s | %9s | %9s | %12s | %14s |\n", "path", "MB/s", "proxy CPU", "MB/CPU-s", "vs socat"
-        printf "|%s|%s|%s|%s|%s|\n", "------------------", "-----------", "-----------", "--------------", "----------------"
+        printf "| %-16s | %9s | %11s | %12s | %14s |\n", "path", "MB/s", "proxy CPU-s", "MB/CPU-s", "vs socat"
+        printf "|%s|%s|%s|%s|%s|\n", "------------------", "-----------", "-------------", "--------------", "----------------"
         for (i = 1; i <= n; i++) {
             k = order[i]
             if (k in cpu) {
                 r = ("socat" in per) ? sprintf("%.2fx", median(per[k]) / median(per["socat"])) : "-"
-                printf "| %-16s | %9.1f | %9.2f | %12.1f | %14s |\n", k, median(mb[k]), median(cpu[k]), median(per[k]), r
+                printf "| %-16s | %9.1f | %11.2f | %12.1f | %14s |\n", k, median(mb[k]), median(cpu[k]), median(per[k]), r
             } else {
-                printf "| %-16s | %9.1f | %9s | %12s | %14s |\n", k, median(mb[k]), "-", "-", "-"
+                printf "| %-16s | %9.1f | %11s | %12s | %14s |\n", k, median(mb[k]), "-", "-", "-"
             }
         }
     }'
